@@ -1,0 +1,230 @@
+"""``IoUCurriculum``: the reward curriculum as a TRL callback plus reward function.
+
+Drop it into an existing ``GRPOTrainer`` script::
+
+    from medloc import IoUCurriculum
+    curriculum = IoUCurriculum(schedule="adaptive")
+    trainer = GRPOTrainer(model, reward_funcs=[think_format_reward, curriculum.reward],
+                          args=args, train_dataset=ds, callbacks=[curriculum])
+
+``curriculum.reward`` scores each completion ``1[IoU >= tau]`` against the row's ``boxes``
+column and, on training batches only, feeds the IoUs of *all* processes to the schedule,
+then lets it update tau. TRL computes rewards once per generation batch, so tau changes only
+between generation batches: one schedule step = one generation batch (= one optimizer step
+with TRL's defaults ``steps_per_generation = gradient_accumulation_steps``, ``num_iterations = 1``).
+
+The schedule's state is written into ``TrainerState`` at every step, so it lands in each
+checkpoint's ``trainer_state.json``; on resume it is restored into *this* object (the one whose
+``reward`` TRL calls), whatever ``restore_callback_states_from_checkpoint`` says.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from transformers import TrainerCallback
+
+import schedulers
+from medloc.distributed import gather_ious
+from medloc.frames import CoordinateFrame, get_frame
+from medloc.rewards import ious_from_columns
+from medloc.tensorboard import CurriculumWriter, default_log_dir
+from schedulers import RewardSchedule
+
+logger = logging.getLogger(__name__)
+
+STATE_KEY_PREFIX = "medloc:"
+TIME_BASED = ("linear", "cosine")
+
+
+def zero_variance_share(rewards: np.ndarray, group_size: int) -> float:
+    """Share of groups (consecutive runs of ``group_size`` completions) whose rewards are all equal.
+
+    Correct for any ``scale_rewards``, unlike TRL's ``frac_reward_zero_std`` under ``"batch"``.
+
+    Example:
+        >>> zero_variance_share(np.array([1.0, 0.0, 0.0, 0.0]), group_size=2)
+        0.5
+    """
+    usable = rewards.size - rewards.size % group_size
+    if usable == 0:
+        return 0.0
+    grouped = rewards[:usable].reshape(-1, group_size)
+    return float(np.mean(grouped.max(axis=1) == grouped.min(axis=1)))
+
+
+class IoUCurriculum(TrainerCallback):
+    """A binary IoU reward whose threshold follows a schedule, as a TRL callback.
+
+    Args:
+        schedule: a schedule name from :func:`schedulers.available` or a
+            :class:`schedulers.RewardSchedule` instance. Default ``"adaptive"``.
+        frame: how the model writes coordinates (see :mod:`medloc.frames`): ``"pixels"``,
+            ``"unit"``, ``"grid-N"``, ``"qwen2.5-vl"``, or a frame object. Default ``"pixels"``.
+        name: the reward's name in TRL's logs and the key of its state in checkpoints; give two
+            curricula in one trainer different names. Default ``"iou_curriculum"``.
+        num_generations: group size G; read from the GRPO config when the training starts.
+        tensorboard_dir: where the ``medloc/`` section is written; default: TRL's
+            ``TENSORBOARD_LOGGING_DIR`` if set, else ``<output_dir>/runs/medloc``. Written only
+            when ``report_to`` includes TensorBoard or this is given.
+        **options: the schedule's options, passed to :func:`schedulers.build`. ``linear`` and
+            ``cosine`` without ``total_steps`` span the whole training run.
+
+    Example:
+        >>> curriculum = IoUCurriculum("fixed", threshold=0.5)
+        >>> curriculum.reward(["[0, 0, 10, 10]", "junk"], boxes=[[[0, 0, 10, 10]]] * 2, width=[64] * 2, height=[64] * 2)
+        [1.0, 0.0]
+    """
+
+    def __init__(
+        self,
+        schedule: str | RewardSchedule = "adaptive",
+        *,
+        frame: str | CoordinateFrame = "pixels",
+        name: str = "iou_curriculum",
+        num_generations: int | None = None,
+        tensorboard_dir: str | None = None,
+        **options: Any,
+    ) -> None:
+        self._fill_total_steps = False
+        if isinstance(schedule, RewardSchedule):
+            if options:
+                raise ValueError(f"IoUCurriculum: options {sorted(options)} given with a schedule object")
+            self.schedule = schedule
+        elif isinstance(schedule, str):
+            if schedule in TIME_BASED and "total_steps" not in options:
+                self._fill_total_steps = True
+                options = {**options, "total_steps": 1}
+            self.schedule = schedulers.build(schedule, **options)
+        else:
+            raise TypeError(f"IoUCurriculum: 'schedule' must be a name or a RewardSchedule, got {type(schedule).__name__}")
+        self.frame = get_frame(frame)
+        if not name or not isinstance(name, str):
+            raise ValueError("IoUCurriculum: 'name' must be a non-empty string")
+        self.name = name
+        if num_generations is not None and (not isinstance(num_generations, int) or num_generations < 1):
+            raise ValueError(f"IoUCurriculum: 'num_generations' must be an integer >= 1, got {num_generations!r}")
+        self.num_generations = num_generations
+        self.tensorboard_dir = tensorboard_dir
+        self.reward = self._make_reward_function()
+        self._model: Any = None
+        self._writer: CurriculumWriter | None = None
+        self._warned_unregistered = False
+
+    @property
+    def threshold(self) -> float:
+        """The current IoU threshold tau."""
+        return self.schedule.threshold
+
+    @property
+    def state_key(self) -> str:
+        """Key of this curriculum's state in ``TrainerState.stateful_callbacks``."""
+        return STATE_KEY_PREFIX + self.name
+
+    def _make_reward_function(self) -> Callable[..., list[float]]:
+        def reward(completions: Sequence[Any], **columns: Any) -> list[float]:
+            return self._score(completions, columns)
+
+        reward.__name__ = self.name
+        reward.__qualname__ = self.name
+        reward.__doc__ = f"1[IoU >= tau] with tau from the {self.schedule.name!r} schedule (medloc IoUCurriculum)."
+        return reward
+
+    def _is_training(self) -> bool:
+        if self._model is None:
+            if not self._warned_unregistered:
+                logger.warning(
+                    "IoUCurriculum.reward was called but the curriculum is not in the trainer's callbacks: "
+                    "it cannot tell training from evaluation batches, so tau stays at %.3f. "
+                    "Pass callbacks=[curriculum] to the trainer.",
+                    self.threshold,
+                )
+                self._warned_unregistered = True
+            return False
+        return bool(self._model.training)
+
+    def _score(self, completions: Sequence[Any], columns: dict[str, Any]) -> list[float]:
+        ious = ious_from_columns(completions, self.frame, columns)
+        tau = self.schedule.threshold
+        rewards = (ious >= tau).astype(np.float64)
+        if self._is_training():
+            self._learn(ious, tau, columns.get("log_metric"))
+        return rewards.tolist()
+
+    def _learn(self, local_ious: np.ndarray, tau: float, log_metric: Callable[[str, float], None] | None) -> None:
+        all_ious, _ = gather_ious(local_ious)
+        groups = None if self.num_generations is None else np.arange(all_ious.size) // self.num_generations
+        self.schedule.observe(all_ious, groups)
+        self.schedule.step()
+        if log_metric is None:
+            return
+        hits = (all_ious >= tau).astype(np.float64)
+        metrics = {f"medloc/{key}": value for key, value in self.schedule.metrics().items()}
+        metrics["medloc/threshold"] = tau
+        metrics["medloc/hit_rate"] = float(hits.mean()) if hits.size else 0.0
+        metrics["medloc/mean_iou"] = float(all_ious.mean()) if all_ious.size else 0.0
+        if self.num_generations is not None:
+            metrics["medloc/zero_variance_share"] = zero_variance_share(hits, self.num_generations)
+        for key, value in metrics.items():
+            log_metric(key, float(value))
+
+    # TrainerCallback hooks -------------------------------------------------------------
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+        """Bind to the model (train/eval mode), read G, size time-based schedules, restore on resume."""
+        self._model = model
+        if self.num_generations is None:
+            self.num_generations = getattr(args, "num_generations", None)
+        if self._fill_total_steps and state.max_steps:
+            total = self._generation_batches(args, state.max_steps)
+            self.schedule = schedulers.build(self.schedule.name, **{**self.schedule.options(), "total_steps": total})
+        if state.global_step > 0:
+            self._restore(state)
+        if state.is_world_process_zero and self._wants_tensorboard(args):
+            self._writer = CurriculumWriter(self.tensorboard_dir or default_log_dir(args.output_dir))
+
+    @staticmethod
+    def _generation_batches(args: Any, max_steps: int) -> int:
+        accumulation = getattr(args, "gradient_accumulation_steps", 1) or 1
+        per_generation = getattr(args, "steps_per_generation", None) or accumulation
+        iterations = getattr(args, "num_iterations", 1) or 1
+        return max(1, math.ceil(max_steps * accumulation / (per_generation * iterations)))
+
+    def _restore(self, state: Any) -> None:
+        saved = (state.stateful_callbacks or {}).get(self.state_key)
+        if saved is None:
+            logger.warning(
+                "Resuming at step %d from a checkpoint without medloc state for %r: the %r schedule restarts at tau=%.3f.",
+                state.global_step, self.name, self.schedule.name, self.threshold,
+            )
+            return
+        self.schedule.load_state_dict(saved)
+        logger.info("Restored %r schedule at tau=%.3f from the checkpoint.", self.schedule.name, self.threshold)
+
+    def _wants_tensorboard(self, args: Any) -> bool:
+        if self.tensorboard_dir is not None:
+            return True
+        report_to = getattr(args, "report_to", None) or []
+        report_to = [report_to] if isinstance(report_to, str) else report_to
+        return "tensorboard" in report_to or "all" in report_to
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Keep the schedule's state in ``TrainerState`` so every checkpoint carries it."""
+        if state.stateful_callbacks is None:
+            state.stateful_callbacks = {}
+        state.stateful_callbacks[self.state_key] = self.schedule.state_dict()
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        """Mirror the ``medloc/*`` metrics into the ``medloc/`` TensorBoard section."""
+        if self._writer is not None and logs:
+            self._writer.write(logs, state.global_step)
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Close the TensorBoard writer."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None

@@ -1,0 +1,75 @@
+"""Two processes (gloo on CPU) with different IoUs per rank hold the same tau at every step."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from medloc.curriculum import IoUCurriculum
+from schedulers import AdaptiveSchedule
+
+pytestmark = pytest.mark.slow
+
+STEPS = 40
+GROUP = 4
+PER_RANK = 8
+GROUND_TRUTH = [[0, 0, 10, 10]]
+HIT, MISS = "<answer>[0, 0, 10, 10]</answer>", "<answer>[50, 50, 60, 60]</answer>"
+
+
+def rank_completions(rank: int, step: int) -> list[str]:
+    """Rank 0 always hits; rank 1 hits 5 of 8 (rank 1 alone would never pass P = 0.8)."""
+    if rank == 0:
+        return [HIT] * PER_RANK
+    misses = {step % PER_RANK, (step + 3) % PER_RANK, (step + 5) % PER_RANK}
+    return [MISS if index in misses else HIT for index in range(PER_RANK)]
+
+
+def completion_iou(text: str) -> float:
+    return 1.0 if text == HIT else 0.0
+
+
+def worker(rank: int, world_size: int, store: str, out_dir: str) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world_size)
+    curriculum = IoUCurriculum("adaptive", window=10)
+    args = SimpleNamespace(num_generations=GROUP, output_dir=out_dir, report_to="none")
+    state = SimpleNamespace(global_step=0, max_steps=STEPS, is_world_process_zero=rank == 0, stateful_callbacks={})
+    curriculum.on_train_begin(args, state, None, model=SimpleNamespace(training=True))
+    taus = []
+    for step in range(STEPS):
+        completions = rank_completions(rank, step)
+        curriculum.reward(completions, boxes=[GROUND_TRUTH] * PER_RANK, width=[64] * PER_RANK,
+                          height=[64] * PER_RANK)
+        taus.append(curriculum.threshold)
+    with open(f"{out_dir}/rank{rank}.json", "w") as handle:
+        json.dump({"taus": taus, "state": curriculum.schedule.state_dict()}, handle)
+    dist.destroy_process_group()
+
+
+def test_every_rank_holds_the_same_threshold(tmp_path):
+    mp.spawn(worker, args=(2, str(tmp_path / "store"), str(tmp_path)), nprocs=2, join=True)
+    rank0 = json.loads((tmp_path / "rank0.json").read_text())
+    rank1 = json.loads((tmp_path / "rank1.json").read_text())
+    assert rank0["taus"] == rank1["taus"]
+    assert rank0["state"] == rank1["state"]
+
+    # the decision is the one a single process makes on the pooled batch (rank order = group order)
+    pooled = AdaptiveSchedule(window=10)
+    expected = []
+    for step in range(STEPS):
+        ious = [completion_iou(text) for rank in (0, 1) for text in rank_completions(rank, step)]
+        pooled.observe(ious, np.arange(len(ious)) // GROUP)
+        expected.append(pooled.step())
+    assert rank0["taus"] == expected
+    assert max(expected) > 0.3  # pooled hit rate 13/16 lets tau rise...
+
+    alone = AdaptiveSchedule(window=10)
+    for step in range(STEPS):
+        alone.observe([completion_iou(text) for text in rank_completions(1, step)])
+        alone.step()
+    assert alone.threshold == 0.3  # ...which rank 1's own 5/8 never would

@@ -1,4 +1,5 @@
-"""Benchmark: reward + parse cost per completion, medloc's vectorised path vs a VLM-R1-style loop.
+"""Benchmark: reward + parse cost per completion, medloc's vectorised path vs a VLM-R1-style loop,
+the schedule update cost per step, and both as a share of a tiny-model GRPO step.
 
 The baseline follows the shape of VLM-R1's grounding IoU reward: for every completion, a
 regex search for the answer block and the box, a pure-Python IoU, and the image size read
@@ -7,8 +8,11 @@ original image). medloc's path reads ``width`` / ``height`` columns and scores t
 once (:func:`medloc.rewards.completion_ious`). Both must give the same IoUs; the script
 checks that before timing.
 
+The curriculum path is ``IoUCurriculum.reward`` as TRL calls it on a training batch: parse,
+IoU, binary reward, then the adaptive schedule's observe + step (window 30).
+
 Usage:
-    OMP_NUM_THREADS=1 python experiments/bench_reward.py --n 4096 --repeats 7
+    OMP_NUM_THREADS=1 python experiments/bench_reward.py --n 4096 --repeats 7 --grpo-steps 6
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ import torch
 from PIL import Image
 from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
 
+from medloc.curriculum import IoUCurriculum
 from medloc.rewards import make_soft_iou_reward
+from schedulers import AdaptiveSchedule
 
 IMAGE_SIZES = [(512, 512), (640, 480), (1024, 768), (800, 1000), (448, 448), (1280, 720), (300, 600), (1000, 1000)]
 
@@ -116,10 +122,51 @@ def best_seconds(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
     return min(wall), min(cpu)
 
 
+def schedule_step_seconds(batch: int, steps: int = 2000) -> float:
+    """Median seconds of one adaptive ``observe`` + ``step`` with a full 30-step window."""
+    rng = np.random.default_rng(0)
+    schedule = AdaptiveSchedule(window=30)
+    groups = np.arange(batch) // 8
+    streams = rng.uniform(0.0, 0.6, size=(steps + 30, batch))
+    for ious in streams[:30]:
+        schedule.observe(ious, groups)
+        schedule.step()
+    times = []
+    for ious in streams[30:]:
+        start = time.perf_counter()
+        schedule.observe(ious, groups)
+        schedule.step()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def grpo_step_seconds(steps: int) -> tuple[float, int]:
+    """Mean wall seconds of a tiny-model GRPO step (8 prompts x 8 completions), and its completions."""
+    import sys
+
+    from trl import GRPOTrainer
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.trl_support import grounding_dataset, grpo_config
+    from medloc.tiny_model import build_tiny_vlm
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = grpo_config(Path(tmp), per_device_train_batch_size=64, num_generations=8,
+                             max_completion_length=24, max_steps=steps + 1, disable_tqdm=True)
+        model, processor = build_tiny_vlm(seed=0)
+        curriculum = IoUCurriculum("adaptive", frame="grid-100")
+        trainer = GRPOTrainer(model=model, processing_class=processor, reward_funcs=[curriculum.reward],
+                              args=config, train_dataset=grounding_dataset(64), callbacks=[curriculum])
+        trainer.train()
+        times = [entry["step_time"] for entry in trainer.state.log_history if "step_time" in entry][1:]
+    return float(np.mean(times)), 64
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=4096, help="completions per batch")
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per path (the fastest is kept)")
+    parser.add_argument("--grpo-steps", type=int, default=0, help="also time this many tiny-model GRPO steps")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -141,6 +188,10 @@ def main() -> None:
         fallback = best_seconds(
             lambda: reward(rows["completions"], boxes=rows["boxes"], image=rows["image"]), args.repeats
         )
+        curriculum = IoUCurriculum("adaptive", frame="qwen2.5-vl", num_generations=8)
+        curriculum._model = type("Training", (), {"training": True})()  # as if bound by on_train_begin
+        with_schedule = best_seconds(lambda: curriculum.reward(rows["completions"], **columns), args.repeats)
+    schedule_seconds = schedule_step_seconds(batch=64)
 
     per = 1e6 / args.n
     load = os.getloadavg()[0]
@@ -148,6 +199,7 @@ def main() -> None:
     print(f"IoUs agree: max |difference| = {max_diff:.1e}; mean IoU = {ious.mean():.4f}")
     table = [
         ("medloc soft_iou_reward (vectorised, width/height columns)", ours),
+        ("medloc IoUCurriculum.reward (+ adaptive observe/step)", with_schedule),
         ("VLM-R1-style loop (regex + Python IoU + PIL size per row)", baseline),
     ]
     print(f"{'us per completion':<58} {'CPU':>8} {'wall':>8}")
@@ -155,6 +207,13 @@ def main() -> None:
         print(f"{label:<58} {cpu_s * per:8.2f} {wall_s * per:8.2f}")
     print(f"{'speed-up':<58} {baseline[1] / ours[1]:7.1f}x {baseline[0] / ours[0]:7.1f}x")
     print(f"{'(medloc reading sizes from image paths instead)':<58} {fallback[1] * per:8.2f} {fallback[0] * per:8.2f}")
+    print(f"adaptive schedule observe + step, 64 completions, window 30: {schedule_seconds * 1e6:.1f} us per step")
+    if args.grpo_steps:
+        step_seconds, completions = grpo_step_seconds(args.grpo_steps)
+        reward_seconds = with_schedule[0] / args.n * completions
+        print(f"tiny-model GRPO step ({completions} completions, 24 new tokens): {step_seconds * 1e3:.0f} ms; "
+              f"medloc reward + schedule: {reward_seconds * 1e6:.0f} us = {100 * reward_seconds / step_seconds:.3f}% "
+              "of the step")
 
 
 if __name__ == "__main__":

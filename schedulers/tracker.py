@@ -100,9 +100,12 @@ def group_shares(ious: np.ndarray, groups: np.ndarray, threshold: float) -> Grou
     if ious.size == 0:
         return GroupShares(0.0, 0.0, 0.0)
     hits = ious >= threshold
-    _, inverse = np.unique(groups, return_inverse=True)
-    group_hits = np.bincount(inverse, weights=hits)
-    group_sizes = np.bincount(inverse)
+    if groups.min() < 0 or groups.max() >= 4 * groups.size:  # sparse or negative ids: densify first
+        groups = np.unique(groups, return_inverse=True)[1]
+    group_sizes = np.bincount(groups)
+    present = group_sizes > 0
+    group_hits = np.bincount(groups, weights=hits)[present]
+    group_sizes = group_sizes[present]
     return GroupShares(
         informative=float(np.mean((group_hits > 0) & (group_hits < group_sizes))),
         starved=float(np.mean(group_hits == 0)),
@@ -131,7 +134,9 @@ class PerformanceTracker:
     def __init__(self, window: int) -> None:
         self.window = window
         self._ious: deque[np.ndarray] = deque(maxlen=window)
-        self._groups: deque[np.ndarray | None] = deque(maxlen=window)
+        self._groups: deque[np.ndarray | None] = deque(maxlen=window)  # dense ids 0..k-1 per step
+        self._group_counts: deque[int] = deque(maxlen=window)
+        self._pooled: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
 
     def __len__(self) -> int:
         return len(self._ious)
@@ -144,23 +149,45 @@ class PerformanceTracker:
     def update(self, ious: Sequence[float] | np.ndarray, groups: Sequence[int] | np.ndarray | None = None) -> None:
         """Add one step's per-completion IoUs (and optional group ids), evicting the oldest step."""
         array = as_iou_array(ious)
+        group_ids = as_group_array(groups, array.size)
+        group_count = 0
+        if group_ids is not None and group_ids.size:
+            unique, group_ids = np.unique(group_ids, return_inverse=True)
+            group_ids, group_count = group_ids.astype(np.int64), unique.size
         self._ious.append(array)
-        self._groups.append(as_group_array(groups, array.size))
+        self._groups.append(group_ids)
+        self._group_counts.append(group_count)
+        self._pooled = None
+
+    def _pool(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The window as flat arrays: IoUs, step index, window-wide group ids (None if unknown)."""
+        if self._pooled is None:
+            sizes = [ious.size for ious in self._ious]
+            ious = np.concatenate(list(self._ious)) if self._ious else np.zeros(0)
+            steps = np.repeat(np.arange(len(sizes)), sizes)
+            groups = None
+            if self._ious and all(g is not None for g in self._groups):
+                offsets = np.repeat(np.cumsum([0, *list(self._group_counts)[:-1]]), sizes)
+                groups = np.concatenate(list(self._groups)) + offsets
+            self._pooled = (ious, steps, groups)
+        return self._pooled
 
     def compute(self, threshold: float) -> WindowStats:
         """Summarise the window at ``threshold`` (see :class:`WindowStats`)."""
-        steps = [ious for ious in self._ious if ious.size]
-        if not steps:
+        ious, steps, _ = self._pool()
+        if ious.size == 0:
             return WindowStats(0.0, 0.0, 0.0, None, len(self._ious), 0)
-        pooled = np.concatenate(steps)
-        step_hit_rates = np.array([np.mean(ious >= threshold) for ious in steps])
+        hits = ious >= threshold
+        counts = np.bincount(steps, minlength=len(self._ious))
+        step_hit_rates = np.bincount(steps, weights=hits, minlength=len(self._ious))[counts > 0] / counts[counts > 0]
+        shares = self.group_shares(threshold)
         return WindowStats(
-            hit_rate=float(np.mean(pooled >= threshold)),
-            reward_std=float(np.std(step_hit_rates)),
-            margin=float(np.mean(pooled - threshold)),
-            informative_share=None if (shares := self.group_shares(threshold)) is None else shares.informative,
+            hit_rate=float(hits.mean()),
+            reward_std=float(step_hit_rates.std()),
+            margin=float(ious.mean() - threshold),
+            informative_share=None if shares is None else shares.informative,
             steps=len(self._ious),
-            completions=int(pooled.size),
+            completions=int(ious.size),
         )
 
     def group_shares(self, threshold: float) -> GroupShares | None:
@@ -169,19 +196,10 @@ class PerformanceTracker:
         Group ids are compared within one step only. ``None`` if any step in the window was
         observed without group ids.
         """
-        if not self._ious or any(groups is None for groups in self._groups):
+        ious, _, groups = self._pool()
+        if groups is None or ious.size == 0:
             return None
-        offset = 0
-        ious_parts, group_parts = [], []
-        for ious, groups in zip(self._ious, self._groups):
-            if ious.size:
-                _, local = np.unique(groups, return_inverse=True)
-                ious_parts.append(ious)
-                group_parts.append(local + offset)
-                offset += int(local.max()) + 1
-        if not ious_parts:
-            return None
-        return group_shares(np.concatenate(ious_parts), np.concatenate(group_parts), threshold)
+        return group_shares(ious, groups, threshold)
 
     def drop_oldest(self, fraction: float) -> int:
         """Drop the oldest ``floor(fraction * len(self))`` steps; return how many were dropped."""
@@ -189,12 +207,16 @@ class PerformanceTracker:
         for _ in range(count):
             self._ious.popleft()
             self._groups.popleft()
+            self._group_counts.popleft()
+        self._pooled = None
         return count
 
     def reset(self) -> None:
         """Empty the window."""
         self._ious.clear()
         self._groups.clear()
+        self._group_counts.clear()
+        self._pooled = None
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-serialisable contents of the window."""

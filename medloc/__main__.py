@@ -1,0 +1,5 @@
+"""``python -m medloc`` (e.g. ``accelerate launch -m medloc train ...``) runs the CLI."""
+
+from medloc.cli import main
+
+main(prog_name="medloc")

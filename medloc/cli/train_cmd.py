@@ -1,0 +1,105 @@
+"""``medloc train``: GRPO with a reward curriculum, on the built-in default or real models and data.
+
+Example::
+
+    $ medloc train --schedule adaptive
+    $ medloc train --schedule fixed --threshold 0.5 --max-steps 100
+    $ medloc train --model Qwen/Qwen2.5-VL-3B-Instruct --data ms-cxr --data-root data/ms-cxr \\
+          --reasoning before --grpo bf16=true --grpo gradient_accumulation_steps=4
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from medloc.settings import SettingsError, TrainSettings, parse_key_values, read_config_file
+
+SCHEDULE_FLAGS = {
+    "threshold": "fixed: the constant IoU threshold",
+    "start": "linear/cosine/adaptive: the first threshold",
+    "target": "linear/cosine/adaptive: the final threshold",
+    "total_steps": "linear/cosine: schedule steps of the ramp (default: the whole run)",
+    "window": "adaptive: steps in the sliding window",
+    "increment": "adaptive: piecewise, linear or cosine",
+    "min_margin": "adaptive: minimum mean IoU - tau (Delta)",
+    "refresh_fraction": "adaptive: share of the window dropped after a raise",
+}
+
+
+def _schedule_flag_options(function: Any) -> Any:
+    for name, help_text in reversed(SCHEDULE_FLAGS.items()):
+        kind = click.Choice(["piecewise", "linear", "cosine"]) if name == "increment" else (
+            int if name in ("total_steps", "window") else float
+        )
+        function = click.option("--" + name.replace("_", "-"), name, type=kind, default=None, help=help_text)(function)
+    return function
+
+
+@click.command()
+@click.option("--schedule", default=None, help="fixed, linear, cosine, adaptive or an installed plugin [adaptive]")
+@_schedule_flag_options
+@click.option("--density-guard/--no-density-guard", "density_guard", default=None,
+              help="adaptive: hold while the next tau would starve GRPO groups [on]")
+@click.option("--schedule-option", "schedule_option", multiple=True, metavar="KEY=VALUE",
+              help="any schedule option, e.g. min_hit_rate='[[0, 0.8], [0.6, 0.75]]' (repeatable)")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="YAML or JSON file of settings (flags override it)")
+@click.option("--model", default=None, help="medloc/tiny-qwen2-vl (built locally), a model folder or a hub id")
+@click.option("--data", default=None, help="synthetic, a unified jsonl, or a dataset format (with --data-root)")
+@click.option("--data-root", default=None, help="dataset folder for a format given to --data")
+@click.option("--data-option", multiple=True, metavar="KEY=VALUE", help="dataset reader option (repeatable)")
+@click.option("--skip-bad/--no-skip-bad", default=None, help="skip and count bad dataset rows")
+@click.option("--reasoning", type=click.Choice(["before", "after", "none"]), default=None,
+              help="prompt layout and format reward [none]")
+@click.option("--frame", default=None, help="coordinate frame the model writes: pixels, unit, grid-N, qwen2.5-vl")
+@click.option("--output-dir", default=None, help="run folder [medloc-output]")
+@click.option("--max-steps", type=int, default=None, help="GRPO steps")
+@click.option("--num-generations", type=int, default=None, help="completions per prompt (G)")
+@click.option("--prompts-per-step", type=int, default=None, help="prompts per step and device")
+@click.option("--learning-rate", type=float, default=None)
+@click.option("--temperature", type=float, default=None)
+@click.option("--beta", type=float, default=None, help="KL coefficient")
+@click.option("--max-completion-length", type=int, default=None)
+@click.option("--heldout-rows", type=int, default=None, help="rows held out for evaluation")
+@click.option("--train-rows", type=int, default=None, help="synthetic rows to generate / cap on real rows")
+@click.option("--eval-every", type=int, default=None, help="held-out evaluation every N steps (0: end only)")
+@click.option("--seed", type=int, default=None)
+@click.option("--warm-start/--no-warm-start", default=None, help="supervised warm start of the built-in model [on]")
+@click.option("--warm-start-steps", type=int, default=None)
+@click.option("--cache-dir", default=None, help="warm-start cache [~/.cache/medloc]")
+@click.option("--grpo", "grpo_option", multiple=True, metavar="KEY=VALUE",
+              help="pass-through GRPOConfig option, e.g. --grpo bf16=true (repeatable)")
+@click.option("--resume", is_flag=True, help="resume from the last checkpoint in --output-dir")
+@click.option("--quiet", is_flag=True, help="no progress output")
+def train(**given: Any) -> None:
+    """Run GRPO with a reward curriculum on the IoU threshold, then evaluate held-out rows."""
+    resume, quiet, config_file = given.pop("resume"), given.pop("quiet"), given.pop("config_file")
+    try:
+        settings = _settings(given, config_file).validate()
+    except SettingsError as error:
+        raise click.UsageError(str(error)) from None
+
+    from grounding_data import DataError
+    from medloc.training import run_training
+
+    try:
+        summary = run_training(settings, progress=not quiet, resume=resume)
+    except SettingsError as error:
+        raise click.UsageError(str(error)) from None
+    except DataError as error:
+        raise click.ClickException(str(error)) from None
+    for line in summary.lines():
+        click.echo(line)
+
+
+def _settings(given: dict[str, Any], config_file: str | None) -> TrainSettings:
+    schedule_options = {name: given.pop(name) for name in [*SCHEDULE_FLAGS, "density_guard"]}
+    schedule_options = {key: value for key, value in schedule_options.items() if value is not None}
+    schedule_options.update(parse_key_values("--schedule-option", given.pop("schedule_option")))
+    data_options = parse_key_values("--data-option", given.pop("data_option"))
+    grpo_options = parse_key_values("--grpo", given.pop("grpo_option"))
+    flags = {**given, "schedule_options": schedule_options, "data_options": data_options, "grpo": grpo_options}
+    config = read_config_file(config_file) if config_file else None
+    return TrainSettings.from_sources(config, flags)

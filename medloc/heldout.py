@@ -1,0 +1,86 @@
+"""A callback that evaluates held-out rows (greedy, the paper's metrics) during GRPO training.
+
+Example:
+    >>> callback = HeldoutEvaluation(rows=[], every=50, reasoning="none", frame="grid-100")
+    >>> callback.history
+    []
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from torch.utils.tensorboard import SummaryWriter
+from transformers import TrainerCallback
+
+from medloc.evaluation import REPORTED_METRICS, EvaluationResult, evaluate
+from medloc.frames import CoordinateFrame
+
+TAG_PREFIX = "heldout/"
+
+
+class HeldoutEvaluation(TrainerCallback):
+    """Evaluate ``rows`` every ``every`` steps and at the end; log ``heldout/*`` to TensorBoard.
+
+    Args:
+        rows: held-out rows (``image``, ``phrase``, ``boxes``, ``width``, ``height``).
+        every: steps between evaluations; 0 evaluates only at the end of training.
+        reasoning: prompt layout used for generation.
+        frame: the frame the model writes coordinates in.
+        log_dir: TensorBoard folder; nothing is written when None.
+        max_new_tokens: generation budget per answer.
+    """
+
+    def __init__(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        every: int,
+        reasoning: str,
+        frame: str | CoordinateFrame,
+        log_dir: str | None = None,
+        max_new_tokens: int = 40,
+    ) -> None:
+        self.rows = rows
+        self.every = every
+        self.reasoning = reasoning
+        self.frame = frame
+        self.log_dir = log_dir
+        self.max_new_tokens = max_new_tokens
+        self.history: list[tuple[int, dict[str, float]]] = []
+        self.last: EvaluationResult | None = None
+        self._writer: SummaryWriter | None = None
+        self._model: Any = None
+        self._processor: Any = None
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None,
+                       processing_class: Any = None, **kwargs: Any) -> None:
+        """Bind the model and processor; open the writer on the main process."""
+        self._model, self._processor = model, processing_class
+        if self.log_dir and state.is_world_process_zero:
+            self._writer = SummaryWriter(log_dir=self.log_dir)
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Evaluate every ``every`` steps (not at the last step: :meth:`on_train_end` does)."""
+        if self.every and state.global_step % self.every == 0 and state.global_step < state.max_steps:
+            self._evaluate(state.global_step)
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Evaluate the final model and close the writer."""
+        if self.rows and (not self.history or self.history[-1][0] != state.global_step):
+            self._evaluate(state.global_step)
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def _evaluate(self, step: int) -> None:
+        if not self.rows or self._model is None:
+            return
+        self.last = evaluate(
+            self._model, self._processor, self.rows, self.reasoning, self.frame, max_new_tokens=self.max_new_tokens
+        )
+        self.history.append((step, self.last.metrics))
+        if self._writer is not None:
+            for key in REPORTED_METRICS:
+                self._writer.add_scalar(TAG_PREFIX + key, self.last.metrics[key], step)
+            self._writer.flush()

@@ -1,0 +1,274 @@
+"""Settings of a ``medloc train`` run: defaults < ``--config`` file < flags, validated up front.
+
+Every check here runs before a model is built or a dataset read, and every error names the
+setting (as its command-line flag) and what is allowed.
+
+Example:
+    >>> settings = TrainSettings.from_sources(flags={"schedule": "fixed", "schedule_options": {"threshold": 0.5}})
+    >>> settings.validate().schedule
+    'fixed'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import schedulers
+from medloc.frames import get_frame
+from medloc.prompts import REASONING_LAYOUTS
+from medloc.tiny_model import BUILTIN_MODEL, is_builtin_model
+
+SYNTHETIC = "synthetic"
+SCHEDULE_FLAGS = ("threshold", "start", "target", "total_steps", "window", "increment", "min_margin",
+                  "refresh_fraction", "density_guard")
+"""Schedule options with a flag of their own; any other goes through ``--schedule-option KEY=VALUE``."""
+DEFAULT_CACHE_DIR = os.path.join("~", ".cache", "medloc")
+
+
+class SettingsError(ValueError):
+    """An invalid setting; ``option`` is the flag that names it (e.g. ``--window``)."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(f"{option}: {message}")
+        self.option = option
+
+
+def flag(name: str) -> str:
+    """The command-line flag of a setting name.
+
+    Example:
+        >>> flag("max_steps")
+        '--max-steps'
+    """
+    return "--" + name.replace("_", "-")
+
+
+@dataclasses.dataclass
+class TrainSettings:
+    """Everything ``medloc train`` needs. Field names are the config-file keys; flags use dashes.
+
+    Attributes:
+        schedule: schedule name (built-in or plugin).
+        schedule_options: the schedule's options (``--threshold``, ``--window``, ``--schedule-option``...).
+        model: ``medloc/tiny-qwen2-vl`` (built locally, warm-started) or a path / hub id.
+        data: ``synthetic``, a unified jsonl path, or a dataset format name (with ``data_root``).
+        data_root: dataset folder for a format name.
+        data_options: extra reader options (``--data-option KEY=VALUE``).
+        skip_bad: skip and count bad dataset rows instead of stopping at the first.
+        heldout_rows: rows held out for evaluation (synthetic: a separate split).
+        train_rows: synthetic rows to generate, or a cap on real rows; default: enough for the run.
+        reasoning: prompt layout and format reward: ``before``, ``after`` or ``none``.
+        frame: coordinate frame the model writes in; default from the model type.
+        output_dir: run folder (checkpoints, TensorBoard events, summary).
+        max_steps: GRPO optimizer steps.
+        num_generations: completions per prompt (G).
+        prompts_per_step: prompts per optimizer step (per device); the batch is this times G.
+        learning_rate, temperature, beta, max_completion_length, seed: GRPO settings.
+        eval_every: held-out evaluation every N steps (0: only at the end).
+        warm_start: run the supervised warm start of the built-in model (cached).
+        warm_start_steps: warm-start SFT steps (default: the warm start's own default).
+        cache_dir: where warm-started models are cached.
+        grpo: pass-through ``GRPOConfig`` options (``--grpo KEY=VALUE``).
+    """
+
+    schedule: str = "adaptive"
+    schedule_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    model: str = BUILTIN_MODEL
+    data: str = SYNTHETIC
+    data_root: str | None = None
+    data_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    skip_bad: bool = False
+    heldout_rows: int = 128
+    train_rows: int | None = None
+    reasoning: str = "none"
+    frame: str | None = None
+    output_dir: str = "medloc-output"
+    max_steps: int = 150
+    num_generations: int = 8
+    prompts_per_step: int = 8
+    learning_rate: float = 1e-4
+    temperature: float = 1.0
+    beta: float = 0.0
+    max_completion_length: int = 24
+    seed: int = 0
+    eval_every: int = 50
+    warm_start: bool = True
+    warm_start_steps: int | None = None
+    cache_dir: str = DEFAULT_CACHE_DIR
+    grpo: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_sources(
+        cls, config: Mapping[str, Any] | None = None, flags: Mapping[str, Any] | None = None
+    ) -> TrainSettings:
+        """Defaults, overridden by a config mapping, overridden by flags (``None`` = not given).
+
+        Mappings (``schedule_options``, ``data_options``, ``grpo``) are merged key by key.
+        """
+        known = {field.name for field in dataclasses.fields(cls)}
+        merged: dict[str, Any] = {}
+        for source_name, source in (("--config", config or {}), ("flags", flags or {})):
+            for key, value in source.items():
+                if key not in known:
+                    hint = difflib.get_close_matches(key, known, n=1)
+                    raise SettingsError(
+                        source_name if source_name == "--config" else flag(key),
+                        f"unknown setting {key!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""),
+                    )
+                if value is None:
+                    continue
+                if key in ("schedule_options", "data_options", "grpo"):
+                    if not isinstance(value, Mapping):
+                        raise SettingsError(flag(key), f"must be a mapping of options, got {value!r}")
+                    merged[key] = {**merged.get(key, {}), **value}
+                else:
+                    merged[key] = value
+        return cls(**merged)
+
+    def validate(self) -> TrainSettings:
+        """Check every setting; raise :class:`SettingsError` naming the first bad one. Returns self."""
+        self._check_schedule()
+        for name in ("max_steps", "num_generations", "prompts_per_step", "heldout_rows", "max_completion_length"):
+            self._check_int(name, minimum=1)
+        self._check_int("eval_every", minimum=0)
+        if self.num_generations < 2:
+            raise SettingsError("--num-generations", "GRPO needs at least 2 completions per prompt")
+        if self.train_rows is not None:
+            self._check_int("train_rows", minimum=1)
+        if self.warm_start_steps is not None:
+            self._check_int("warm_start_steps", minimum=1)
+        for name, low in (("learning_rate", 0.0), ("temperature", 0.0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > low:
+                raise SettingsError(flag(name), f"must be a number > {low:g}, got {value!r}")
+        if isinstance(self.beta, bool) or not isinstance(self.beta, (int, float)) or self.beta < 0:
+            raise SettingsError("--beta", f"must be a number >= 0, got {self.beta!r}")
+        if self.reasoning not in REASONING_LAYOUTS:
+            raise SettingsError("--reasoning", f"must be one of {', '.join(REASONING_LAYOUTS)}, got {self.reasoning!r}")
+        if self.frame is not None:
+            try:
+                get_frame(self.frame)
+            except ValueError as error:
+                raise SettingsError("--frame", str(error)) from None
+        self._check_data()
+        self._check_model()
+        self._check_grpo()
+        return self
+
+    def _check_int(self, name: str, minimum: int) -> None:
+        value = getattr(self, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise SettingsError(flag(name), f"must be an integer >= {minimum}, got {value!r}")
+
+    def _check_schedule(self) -> None:
+        if self.schedule not in schedulers.available():
+            raise SettingsError(
+                "--schedule", f"unknown schedule {self.schedule!r}; available: {', '.join(schedulers.available())}"
+            )
+        options = dict(self.schedule_options)
+        if self.schedule in ("linear", "cosine"):
+            options.setdefault("total_steps", 1)  # the run's length fills it in
+        try:
+            schedulers.build(self.schedule, **options)
+        except (TypeError, ValueError) as error:
+            message = str(error)
+            named = [key for key in options if f"'{key}'" in message]
+            if not named:
+                raise SettingsError("--schedule", message) from None
+            option = flag(named[0]) if named[0] in SCHEDULE_FLAGS else f"--schedule-option {named[0]}"
+            raise SettingsError(option, message) from None
+
+    def _check_data(self) -> None:
+        if self.data == SYNTHETIC:
+            return
+        from grounding_data import formats
+
+        if self.data in formats():
+            if not self.data_root:
+                raise SettingsError("--data-root", f"dataset format {self.data!r} needs the dataset folder")
+            if not Path(self.data_root).expanduser().exists():
+                raise SettingsError("--data-root", f"{self.data_root} does not exist")
+            return
+        path = Path(self.data).expanduser()
+        if not path.is_file():
+            raise SettingsError(
+                "--data",
+                f"{self.data!r} is neither 'synthetic', an existing jsonl file, nor a format "
+                f"({', '.join(formats())})",
+            )
+
+    def _check_model(self) -> None:
+        if is_builtin_model(self.model):
+            return
+        if not isinstance(self.model, str) or not self.model:
+            raise SettingsError("--model", f"must be {BUILTIN_MODEL!r}, a local folder or a hub id")
+        looks_local = self.model.startswith((".", "/", "~")) or os.sep in self.model.strip("/").split("/", 1)[-1]
+        if looks_local and not Path(self.model).expanduser().is_dir():
+            raise SettingsError("--model", f"{self.model} is not a folder with a saved model")
+
+    def _check_grpo(self) -> None:
+        from trl import GRPOConfig
+
+        fields = {field.name for field in dataclasses.fields(GRPOConfig)}
+        for key in self.grpo:
+            if key not in fields:
+                hint = difflib.get_close_matches(key, fields, n=1)
+                raise SettingsError(
+                    "--grpo", f"GRPOConfig has no option {key!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+                )
+        from medloc.training import grpo_arguments
+
+        grpo_arguments(self, Path(self.output_dir))
+
+
+def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML or JSON config file into a mapping of settings.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> file = pathlib.Path(tempfile.mkdtemp()) / "run.yaml"
+        >>> _ = file.write_text("schedule: fixed\\nschedule_options: {threshold: 0.5}\\n")
+        >>> read_config_file(file)["schedule_options"]
+        {'threshold': 0.5}
+    """
+    file = Path(path)
+    try:
+        text = file.read_text()
+    except OSError as error:
+        raise SettingsError("--config", f"cannot read {file}: {error.strerror}") from None
+    try:
+        content = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as error:
+        raise SettingsError("--config", f"{file} is not valid {'JSON' if file.suffix == '.json' else 'YAML'}: {error}") from None
+    if content is None:
+        return {}
+    if not isinstance(content, dict):
+        raise SettingsError("--config", f"{file} must hold a mapping of settings, got {type(content).__name__}")
+    return content
+
+
+def parse_key_values(option: str, pairs: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings to a dict; values parsed as YAML scalars (numbers, booleans, lists).
+
+    Example:
+        >>> parse_key_values("--grpo", ["beta=0.04", "scale_rewards=group", "flag=true"])
+        {'beta': 0.04, 'scale_rewards': 'group', 'flag': True}
+    """
+    result: dict[str, Any] = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key.strip():
+            raise SettingsError(option, f"expected KEY=VALUE, got {pair!r}")
+        try:
+            result[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            result[key.strip()] = value
+    return result

@@ -1,0 +1,330 @@
+"""The whole ``medloc train`` job: data, model (warm start for the built-in), GRPO with the
+reward curriculum, held-out evaluation, summary.
+
+Example:
+    >>> settings = TrainSettings(max_steps=2).validate()  # doctest: +SKIP
+    >>> summary = run_training(settings)  # doctest: +SKIP
+    >>> summary.final_threshold  # doctest: +SKIP
+    0.3
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from accelerate import PartialState
+from datasets import Dataset
+from datasets import Image as ImageFeature
+from transformers import TrainerCallback
+
+from medloc.curriculum import IoUCurriculum
+from medloc.frames import CoordinateFrame, get_frame
+from medloc.heldout import HeldoutEvaluation
+from medloc.prompts import build_prompt
+from medloc.rewards import make_format_reward
+from medloc.settings import SYNTHETIC, SettingsError, TrainSettings
+from medloc.tiny_model import is_builtin_model
+
+logger = logging.getLogger(__name__)
+
+TENSORBOARD_SUBDIR = "tensorboard"
+FINAL_MODEL_SUBDIR = "final_model"
+SUMMARY_FILE = "summary.json"
+MODEL_INFO_FILE = "medloc.json"
+"""Written next to a trained model: the frame and reasoning layout it answers in."""
+
+
+def write_model_info(model_dir: str | Path, frame: CoordinateFrame, reasoning: str) -> None:
+    """Record how the model at ``model_dir`` writes boxes, for ``medloc eval``."""
+    Path(model_dir, MODEL_INFO_FILE).write_text(json.dumps({"frame": frame.name, "reasoning": reasoning}))
+
+
+def read_model_info(model_dir: str | Path) -> dict[str, Any]:
+    """``frame`` and ``reasoning`` recorded with a model by medloc (empty if none).
+
+    Example:
+        >>> read_model_info("/no/such/model")
+        {}
+    """
+    info_file = Path(model_dir, MODEL_INFO_FILE)
+    if info_file.is_file():
+        return json.loads(info_file.read_text())
+    from medloc.warmstart import METRICS_FILE
+
+    warm_file = Path(model_dir, METRICS_FILE)
+    if warm_file.is_file():
+        config = json.loads(warm_file.read_text()).get("config", {})
+        return {key: config[key] for key in ("frame", "reasoning") if key in config}
+    return {}
+
+
+@dataclasses.dataclass
+class TrainSummary:
+    """What a run did; printed at the end and written to ``<output_dir>/summary.json``."""
+
+    schedule: str
+    steps: int
+    seconds: float
+    start_threshold: float
+    final_threshold: float
+    threshold_trajectory: list[tuple[int, float]]
+    heldout: dict[str, float]
+    heldout_history: list[tuple[int, dict[str, float]]]
+    output_dir: str
+    tensorboard_dir: str
+    final_model_dir: str
+    warm_start: dict[str, Any] | None = None
+    data_report: dict[str, Any] | None = None
+
+    def lines(self) -> list[str]:
+        """The human-readable summary."""
+        minutes, seconds = divmod(int(round(self.seconds)), 60)
+        raises = sum(1 for (_, a), (_, b) in zip(self.threshold_trajectory, self.threshold_trajectory[1:]) if b > a)
+        metrics = self.heldout
+        lines = [
+            f"medloc train finished: {self.steps} GRPO steps in {minutes}m{seconds:02d}s, schedule {self.schedule!r}",
+            f"  threshold: {self.start_threshold:.2f} -> {self.final_threshold:.2f} ({raises} raise(s))",
+        ]
+        if metrics:
+            lines.append(
+                f"  held-out ({int(metrics['n'])} rows): A@0.5 {metrics['A@0.5']:.3f}  A@0.8 {metrics['A@0.8']:.3f}  "
+                f"pseudo-mAP {metrics['pseudo_mAP']:.3f}  mIoU {metrics['mIoU']:.3f}  "
+                f"valid answers {metrics['format_valid_rate']:.2f}"
+            )
+        lines += [
+            f"  model:       {self.final_model_dir}",
+            f"  TensorBoard: {self.tensorboard_dir}",
+            f"  view with:   tensorboard --logdir {self.tensorboard_dir}",
+        ]
+        return lines
+
+
+def split_rows(rows: Sequence[Mapping[str, Any]], heldout: int, seed: int) -> tuple[list[dict], list[dict]]:
+    """Shuffle ``rows`` with ``seed`` and hold ``heldout`` of them out (at most half).
+
+    Example:
+        >>> train, held = split_rows([{"id": i} for i in range(10)], heldout=3, seed=0)
+        >>> len(train), len(held)
+        (7, 3)
+    """
+    order = np.random.default_rng(seed).permutation(len(rows))
+    count = min(heldout, len(rows) // 2)
+    held = [dict(rows[i]) for i in order[:count]]
+    train = [dict(rows[i]) for i in order[count:]]
+    return train, held
+
+
+def load_data(settings: TrainSettings, synthetic_config: Any = None) -> tuple[list[dict], list[dict], dict | None]:
+    """Training and held-out rows for the run, and the data report (real datasets only)."""
+    if settings.data == SYNTHETIC:
+        from grounding_data.synthetic import generate_split
+
+        needed = settings.train_rows or settings.max_steps * settings.prompts_per_step
+        train = generate_split("train", needed, synthetic_config, seed=settings.seed)
+        heldout = generate_split("heldout", settings.heldout_rows, synthetic_config, seed=settings.seed)
+        return train, heldout, None
+    from grounding_data import load_rows
+
+    rows, report = load_rows(
+        settings.data, settings.data_root, skip_bad=settings.skip_bad, **settings.data_options
+    )
+    if len(rows) < 2:
+        raise SettingsError("--data", f"{settings.data} gave {len(rows)} usable row(s); need at least 2")
+    train, heldout = split_rows([row.to_dict() for row in rows], settings.heldout_rows, settings.seed)
+    if settings.train_rows is not None:
+        train = train[: settings.train_rows]
+    return train, heldout, report.to_dict()
+
+
+def training_dataset(rows: Sequence[Mapping[str, Any]], reasoning: str, frame: str | CoordinateFrame) -> Dataset:
+    """A TRL dataset: ``prompt`` (conversational), ``image``, ``boxes``, ``width``, ``height``.
+
+    Example:
+        >>> from PIL import Image
+        >>> row = {"image": Image.new("L", (8, 8)), "phrase": "the dot", "boxes": [[1, 1, 4, 4]],
+        ...        "width": 8, "height": 8}
+        >>> training_dataset([row], "none", "grid-100").column_names
+        ['prompt', 'image', 'boxes', 'width', 'height']
+    """
+    columns: dict[str, list[Any]] = {"prompt": [], "image": [], "boxes": [], "width": [], "height": []}
+    for row in rows:
+        columns["prompt"].append(build_prompt(row, reasoning, frame))
+        columns["image"].append(row["image"])
+        columns["boxes"].append([list(map(float, box)) for box in row["boxes"]])
+        columns["width"].append(int(row["width"]))
+        columns["height"].append(int(row["height"]))
+    dataset = Dataset.from_dict(columns)
+    if rows and isinstance(rows[0]["image"], (str, os.PathLike)):
+        dataset = dataset.cast_column("image", ImageFeature())
+    return dataset
+
+
+def model_frame(model: Any, processor: Any) -> CoordinateFrame:
+    """The frame a pretrained model writes boxes in, from its ``model_type``.
+
+    Qwen2-VL: 0..1000 grid; Qwen2.5-VL: pixels of the processor's resized image; Qwen3-VL: 0..1000.
+    """
+    model_type = getattr(model.config, "model_type", "")
+    if model_type in ("qwen2_5_vl",):
+        image_processor = getattr(processor, "image_processor", None)
+        size = getattr(image_processor, "size", None) or {}
+        options = {}
+        if size.get("shortest_edge") and size.get("longest_edge"):
+            options = {"min_pixels": int(size["shortest_edge"]), "max_pixels": int(size["longest_edge"])}
+        return get_frame("qwen2.5-vl", **options)
+    if model_type in ("qwen2_vl", "qwen3_vl", "qwen3_vl_moe"):
+        return get_frame("grid-1000")
+    logger.warning("Unknown model type %r: assuming boxes in pixels; set --frame to override.", model_type)
+    return get_frame("pixels")
+
+
+def prepare_model(settings: TrainSettings, progress: bool) -> tuple[str, dict[str, Any] | None, Any]:
+    """The model folder or hub id to train, the warm-start metrics, and the synthetic config used."""
+    if not is_builtin_model(settings.model):
+        return settings.model, None, None
+    from medloc.warmstart import METRICS_FILE, WarmStartConfig, warm_start
+
+    options: dict[str, Any] = {"reasoning": settings.reasoning}
+    if settings.frame:
+        options["frame"] = settings.frame
+    if settings.warm_start_steps:
+        options["max_steps"] = settings.warm_start_steps
+    config = WarmStartConfig(**options)
+    if not settings.warm_start:
+        from medloc.tiny_model import build_tiny_vlm
+
+        path = Path(settings.output_dir) / "untrained_model"
+        if PartialState().is_main_process:
+            model, processor = build_tiny_vlm(seed=settings.seed)
+            model.save_pretrained(path)
+            processor.save_pretrained(path)
+        PartialState().wait_for_everyone()
+        return str(path), None, config.synthetic
+    with PartialState().main_process_first():
+        path = warm_start(Path(settings.cache_dir).expanduser() / "warmstart", config, seed=settings.seed,
+                          progress=progress and PartialState().is_main_process)
+    metrics = json.loads((Path(path) / METRICS_FILE).read_text())
+    return str(path), {key: metrics[key] for key in ("mIoU", "A@0.5", "A@0.8", "format_valid_rate") if key in metrics}, config.synthetic
+
+
+def grpo_arguments(settings: TrainSettings, output_dir: Path) -> Any:
+    """The ``GRPOConfig`` of the run; ``settings.grpo`` overrides everything medloc sets."""
+    from trl import GRPOConfig
+
+    options: dict[str, Any] = dict(
+        output_dir=str(output_dir),
+        max_steps=settings.max_steps,
+        per_device_train_batch_size=settings.prompts_per_step * settings.num_generations,
+        num_generations=settings.num_generations,
+        learning_rate=settings.learning_rate,
+        temperature=settings.temperature,
+        beta=settings.beta,
+        max_completion_length=settings.max_completion_length,
+        seed=settings.seed,
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=max(1, settings.max_steps // 3),
+        save_total_limit=2,
+        report_to=["tensorboard"],
+        use_cpu=not torch.cuda.is_available(),
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+    )
+    options.update(settings.grpo)
+    try:
+        config = GRPOConfig(**options)
+    except (TypeError, ValueError) as error:
+        raise SettingsError("--grpo", f"GRPOConfig rejected the settings: {error}") from None
+    if config.scale_rewards not in ("group", "batch", "none"):  # TRL checks this only at the first step
+        raise SettingsError("--grpo", f"scale_rewards must be group, batch or none, got {config.scale_rewards!r}")
+    return config
+
+
+def run_training(settings: TrainSettings, progress: bool = True, resume: bool = False) -> TrainSummary:
+    """Run the job described by validated ``settings``; return (and write) its summary."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from trl import GRPOTrainer
+
+    started = time.time()
+    output_dir = Path(settings.output_dir).expanduser()
+    tensorboard_dir = output_dir / TENSORBOARD_SUBDIR
+    os.environ["TENSORBOARD_LOGGING_DIR"] = str(tensorboard_dir)
+    args = grpo_arguments(settings, output_dir)  # fails on bad --grpo values before any model is built
+
+    model_path, warm_metrics, synthetic_config = prepare_model(settings, progress)
+    train_rows, heldout_rows, data_report = load_data(settings, synthetic_config)
+    model = AutoModelForImageTextToText.from_pretrained(model_path, dtype="auto")
+    processor = AutoProcessor.from_pretrained(model_path)
+    if settings.frame:
+        frame = get_frame(settings.frame)
+    elif is_builtin_model(settings.model):
+        from medloc.warmstart import WarmStartConfig
+
+        frame = get_frame(WarmStartConfig().frame)
+    else:
+        frame = model_frame(model, processor)
+
+    curriculum = IoUCurriculum(settings.schedule, frame=frame, **settings.schedule_options)
+    heldout = HeldoutEvaluation(
+        heldout_rows, settings.eval_every, settings.reasoning, frame, log_dir=str(tensorboard_dir),
+        max_new_tokens=settings.max_completion_length,
+    )
+    trajectory = ThresholdTrajectory(curriculum)
+    trainer = GRPOTrainer(
+        model=model,
+        processing_class=processor,
+        reward_funcs=[make_format_reward(settings.reasoning), curriculum.reward],
+        args=args,
+        train_dataset=training_dataset(train_rows, settings.reasoning, frame),
+        callbacks=[curriculum, heldout, trajectory],
+    )
+    start_threshold = curriculum.threshold
+    has_checkpoint = resume and any(output_dir.glob("checkpoint-*"))
+    trainer.train(resume_from_checkpoint=True if has_checkpoint else None)
+    final_model_dir = output_dir / FINAL_MODEL_SUBDIR
+    trainer.save_model(str(final_model_dir))
+    if trainer.accelerator.is_main_process:
+        processor.save_pretrained(final_model_dir)
+        write_model_info(final_model_dir, frame, settings.reasoning)
+
+    summary = TrainSummary(
+        schedule=settings.schedule,
+        steps=trainer.state.global_step,
+        seconds=time.time() - started,
+        start_threshold=start_threshold,
+        final_threshold=curriculum.threshold,
+        threshold_trajectory=trajectory.points,
+        heldout=heldout.history[-1][1] if heldout.history else {},
+        heldout_history=heldout.history,
+        output_dir=str(output_dir),
+        tensorboard_dir=str(tensorboard_dir),
+        final_model_dir=str(final_model_dir),
+        warm_start=warm_metrics,
+        data_report=data_report,
+    )
+    if trainer.accelerator.is_main_process:
+        (output_dir / SUMMARY_FILE).write_text(json.dumps(dataclasses.asdict(summary), indent=2, default=str))
+    return summary
+
+
+class ThresholdTrajectory(TrainerCallback):
+    """Records ``(step, tau)`` after every optimizer step, for the summary."""
+
+    def __init__(self, curriculum: IoUCurriculum) -> None:
+        self.curriculum = curriculum
+        self.points: list[tuple[int, float]] = []
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.points.append((state.global_step, self.curriculum.threshold))
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.points.append((state.global_step, self.curriculum.threshold))

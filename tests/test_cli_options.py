@@ -1,0 +1,98 @@
+"""``medloc train`` settings: config files, flag precedence and errors before any model is built."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from medloc.cli import main
+from medloc.settings import SettingsError, TrainSettings, parse_key_values, read_config_file
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--schedule", "bogus"], "--schedule: unknown schedule 'bogus'; available: fixed, linear, cosine, adaptive"),
+        (["--schedule", "fixed", "--window", "3"], "--window: unknown option(s) 'window' for schedule 'fixed'"),
+        (["--schedule", "fixed", "--threshold", "1.5"], "--threshold: fixed: option 'threshold' must be in [0, 1]"),
+        (["--start", "0.9", "--target", "0.5"], "--start: adaptive: option 'start' (0.9) must not exceed"),
+        (["--window", "0"], "--window: adaptive: option 'window' must be an integer >= 1"),
+        (["--schedule-option", "foo=1"], "--schedule-option foo: unknown option(s) 'foo'"),
+        (["--schedule-option", "nonsense"], "--schedule-option: expected KEY=VALUE, got 'nonsense'"),
+        (["--max-steps", "0"], "--max-steps: must be an integer >= 1, got 0"),
+        (["--num-generations", "1"], "--num-generations: GRPO needs at least 2 completions per prompt"),
+        (["--learning-rate", "-1"], "--learning-rate: must be a number > 0"),
+        (["--frame", "grid-abc"], "--frame:"),
+        (["--data", "missing.jsonl"], "--data: 'missing.jsonl' is neither 'synthetic', an existing jsonl file"),
+        (["--data", "tn3k"], "--data-root: dataset format 'tn3k' needs the dataset folder"),
+        (["--model", "./no/such/model"], "--model: ./no/such/model is not a folder with a saved model"),
+        (["--grpo", "betta=0.1"], "--grpo: GRPOConfig has no option 'betta'; did you mean 'beta'?"),
+        (["--grpo", "scale_rewards=banana"], "--grpo: scale_rewards must be group, batch or none"),
+        (["--grpo", "per_device_train_batch_size=3"], "must be divisible by num_generations"),
+    ],
+)
+def test_invalid_settings_fail_before_any_model_is_built(arguments, message, monkeypatch):
+    import medloc.training
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a model was about to be prepared")
+
+    monkeypatch.setattr(medloc.training, "prepare_model", forbidden)
+    result = CliRunner().invoke(main, ["train", *arguments])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+
+
+def test_config_file_is_overridden_by_flags(tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("schedule: fixed\nschedule_options: {threshold: 0.4}\nmax_steps: 7\ngrpo: {beta: 0.04}\n")
+    settings = TrainSettings.from_sources(read_config_file(config), {"max_steps": 9, "grpo": {"top_k": 5}})
+    assert settings.schedule == "fixed"
+    assert settings.schedule_options == {"threshold": 0.4}
+    assert settings.max_steps == 9
+    assert settings.grpo == {"beta": 0.04, "top_k": 5}
+    settings.validate()
+
+
+def test_json_config_and_unknown_keys(tmp_path):
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"schedule": "linear", "max_step": 3}))
+    with pytest.raises(SettingsError, match="--config: unknown setting 'max_step'; did you mean 'max_steps'"):
+        TrainSettings.from_sources(read_config_file(config))
+
+
+def test_config_file_errors_name_the_file(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("schedule: [unclosed\n")
+    with pytest.raises(SettingsError, match="broken.yaml is not valid YAML"):
+        read_config_file(broken)
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- a\n- b\n")
+    with pytest.raises(SettingsError, match="must hold a mapping of settings, got list"):
+        read_config_file(listing)
+    result = CliRunner().invoke(main, ["train", "--config", str(tmp_path / "absent.yaml")])
+    assert result.exit_code == 2 and "--config: cannot read" in result.output
+
+
+def test_key_value_parsing_reads_yaml_scalars():
+    assert parse_key_values("--schedule-option", ["min_hit_rate=[[0, 0.8], [0.6, 0.7]]", "density_guard=false"]) == {
+        "min_hit_rate": [[0, 0.8], [0.6, 0.7]],
+        "density_guard": False,
+    }
+
+
+def test_linear_and_cosine_need_no_step_budget_on_the_command_line():
+    TrainSettings(schedule="cosine", schedule_options={"start": 0.2}).validate()
+
+
+def test_help_lists_the_commands_without_importing_torch():
+    import subprocess
+    import sys
+
+    code = "import sys; from medloc.cli import main; import click; print('torch' in sys.modules)"
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == "False"
+    result = CliRunner().invoke(main, ["--help"])
+    assert all(command in result.output for command in ("train", "eval", "data"))

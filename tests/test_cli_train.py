@@ -1,0 +1,117 @@
+"""``medloc train`` end to end on the built-in model (warm start off, so it takes seconds)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from click.testing import CliRunner
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from medloc.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory):
+    output_dir = tmp_path_factory.mktemp("run")
+    result = CliRunner().invoke(
+        main,
+        [
+            "train", "--schedule", "adaptive", "--window", "1", "--no-warm-start", "--max-steps", "3",
+            "--prompts-per-step", "2", "--num-generations", "4", "--heldout-rows", "4", "--eval-every", "2",
+            "--max-completion-length", "8", "--output-dir", str(output_dir), "--quiet",
+        ],
+    )
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return output_dir, result.output
+
+
+def test_summary_is_printed_and_written(short_run):
+    output_dir, output = short_run
+    assert "medloc train finished: 3 GRPO steps" in output
+    assert "held-out (4 rows): A@0.5" in output
+    assert f"tensorboard --logdir {output_dir / 'tensorboard'}" in output
+    summary = json.loads((output_dir / "summary.json").read_text())
+    assert summary["steps"] == 3
+    assert summary["start_threshold"] == 0.3
+    assert [step for step, _ in summary["threshold_trajectory"]] == [0, 1, 2, 3]
+    assert [step for step, _ in summary["heldout_history"]] == [2, 3]
+    assert set(summary["heldout"]) >= {"A@0.5", "A@0.8", "pseudo_mAP", "mIoU", "format_valid_rate", "n"}
+    assert (output_dir / "final_model" / "config.json").is_file()
+
+
+def test_tensorboard_holds_curriculum_rewards_and_heldout_metrics(short_run):
+    output_dir, _ = short_run
+    accumulator = EventAccumulator(str(output_dir / "tensorboard"))
+    accumulator.Reload()
+    tags = set(accumulator.Tags()["scalars"])
+    assert {"medloc/threshold", "medloc/hit_rate", "medloc/zero_variance_share", "train/reward"} <= tags
+    assert {"heldout/A@0.5", "heldout/A@0.8", "heldout/pseudo_mAP", "heldout/mIoU"} <= tags
+    assert [event.step for event in accumulator.Scalars("medloc/threshold")] == [1, 2, 3]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_tensorboard_server_serves_the_threshold_series(short_run):
+    output_dir, _ = short_run
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tensorboard.main", "--logdir", str(output_dir / "tensorboard"), "--host", "127.0.0.1",
+         "--port", str(port), "--load_fast", "false"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/data/plugin/scalars/scalars?run=.&tag=medloc/threshold"
+        deadline, series = time.time() + 90, None
+        while time.time() < deadline and series is None:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    series = json.loads(response.read())
+            except (OSError, ValueError):
+                time.sleep(1)
+        assert series is not None, "tensorboard did not answer on loopback within 90 s"
+        assert [point[1] for point in series] == [1, 2, 3]
+        assert series[0][2] == pytest.approx(0.3)
+        assert all(0.3 <= point[2] <= 0.8 for point in series)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_eval_command_scores_the_saved_model(short_run, tmp_path):
+    output_dir, _ = short_run
+    report = tmp_path / "eval.json"
+    result = CliRunner().invoke(
+        main, ["eval", "--model", str(output_dir / "final_model"), "--rows", "3", "--max-new-tokens", "8",
+               "--json", str(report)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "pseudo-mAP" in result.output and "format-valid rate" in result.output
+    payload = json.loads(report.read_text())
+    assert payload["metrics"]["n"] == 3 and len(payload["rows"]) == 3
+    assert payload["frame"] == "grid-100"
+
+
+def test_resume_continues_from_the_last_checkpoint(short_run, tmp_path):
+    output_dir, _ = short_run
+    result = CliRunner().invoke(
+        main,
+        ["train", "--schedule", "adaptive", "--window", "1", "--no-warm-start", "--max-steps", "4",
+         "--prompts-per-step", "2", "--num-generations", "4", "--heldout-rows", "4", "--eval-every", "0",
+         "--max-completion-length", "8", "--output-dir", str(output_dir), "--quiet", "--resume"],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((output_dir / "summary.json").read_text())
+    assert summary["steps"] == 4
+    assert summary["threshold_trajectory"][0][0] == 3  # started from checkpoint-3

@@ -187,33 +187,39 @@ def model_frame(model: Any, processor: Any) -> CoordinateFrame:
     return get_frame("pixels")
 
 
-def prepare_model(settings: TrainSettings, progress: bool) -> tuple[str, dict[str, Any] | None, Any]:
-    """The model folder or hub id to train, the warm-start metrics, and the synthetic config used."""
-    if not is_builtin_model(settings.model):
-        return settings.model, None, None
-    from medloc.warmstart import METRICS_FILE, WarmStartConfig, warm_start
+def warm_start_config(settings: TrainSettings) -> Any:
+    """The warm-start recipe of the built-in model for these settings (also its synthetic data)."""
+    from medloc.warmstart import WarmStartConfig
 
     options: dict[str, Any] = {"reasoning": settings.reasoning}
     if settings.frame:
         options["frame"] = settings.frame
     if settings.warm_start_steps:
         options["max_steps"] = settings.warm_start_steps
-    config = WarmStartConfig(**options)
+    return WarmStartConfig(**options)
+
+
+def prepare_model(settings: TrainSettings, progress: bool) -> tuple[str, dict[str, Any] | None]:
+    """The model folder or hub id to train, and the warm-start probe metrics (built-in model only)."""
+    if not is_builtin_model(settings.model):
+        return settings.model, None
     if not settings.warm_start:
         from medloc.tiny_model import build_tiny_vlm
 
-        path = Path(settings.output_dir) / "untrained_model"
+        path = Path(settings.output_dir).expanduser() / "untrained_model"
         if PartialState().is_main_process:
             model, processor = build_tiny_vlm(seed=settings.seed)
             model.save_pretrained(path)
             processor.save_pretrained(path)
         PartialState().wait_for_everyone()
-        return str(path), None, config.synthetic
+        return str(path), None
+    from medloc.warmstart import METRICS_FILE, warm_start
+
     with PartialState().main_process_first():
-        path = warm_start(Path(settings.cache_dir).expanduser() / "warmstart", config, seed=settings.seed,
-                          progress=progress and PartialState().is_main_process)
+        path = warm_start(Path(settings.cache_dir).expanduser() / "warmstart", warm_start_config(settings),
+                          seed=settings.seed, progress=progress and PartialState().is_main_process)
     metrics = json.loads((Path(path) / METRICS_FILE).read_text())
-    return str(path), {key: metrics[key] for key in ("mIoU", "A@0.5", "A@0.8", "format_valid_rate") if key in metrics}, config.synthetic
+    return str(path), {key: metrics[key] for key in ("mIoU", "A@0.5", "A@0.8", "format_valid_rate") if key in metrics}
 
 
 def grpo_arguments(settings: TrainSettings, output_dir: Path) -> Any:
@@ -260,16 +266,15 @@ def run_training(settings: TrainSettings, progress: bool = True, resume: bool = 
     os.environ["TENSORBOARD_LOGGING_DIR"] = str(tensorboard_dir)
     args = grpo_arguments(settings, output_dir)  # fails on bad --grpo values before any model is built
 
-    model_path, warm_metrics, synthetic_config = prepare_model(settings, progress)
-    train_rows, heldout_rows, data_report = load_data(settings, synthetic_config)
+    builtin = warm_start_config(settings) if is_builtin_model(settings.model) else None
+    train_rows, heldout_rows, data_report = load_data(settings, builtin.synthetic if builtin else None)
+    model_path, warm_metrics = prepare_model(settings, progress)
     model = AutoModelForImageTextToText.from_pretrained(model_path, dtype="auto")
     processor = AutoProcessor.from_pretrained(model_path)
     if settings.frame:
         frame = get_frame(settings.frame)
-    elif is_builtin_model(settings.model):
-        from medloc.warmstart import WarmStartConfig
-
-        frame = get_frame(WarmStartConfig().frame)
+    elif builtin is not None:
+        frame = get_frame(builtin.frame)
     else:
         frame = model_frame(model, processor)
 

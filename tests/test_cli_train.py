@@ -115,3 +115,44 @@ def test_resume_continues_from_the_last_checkpoint(short_run, tmp_path):
     summary = json.loads((output_dir / "summary.json").read_text())
     assert summary["steps"] == 4
     assert summary["threshold_trajectory"][0][0] == 3  # started from checkpoint-3
+
+
+@pytest.mark.parametrize("via", ["format", "jsonl"])
+def test_train_reads_a_real_dataset_format_or_its_unified_jsonl(tmp_path, via):
+    from tests import data_fixtures
+
+    root = data_fixtures.tn3k(tmp_path / "TN3K")
+    if via == "format":
+        data = ["--data", "tn3k", "--data-root", str(root), "--data-option", "split=trainval"]
+    else:
+        rows = tmp_path / "tn3k.jsonl"
+        converted = CliRunner().invoke(main, ["data", "convert", "--format", "tn3k", "--root", str(root),
+                                              "--split", "trainval", "--out", str(rows)])
+        assert converted.exit_code == 0, converted.output
+        data = ["--data", str(rows)]
+    result = CliRunner().invoke(
+        main,
+        ["train", *data, "--no-warm-start", "--max-steps", "1", "--prompts-per-step", "1", "--num-generations",
+         "2", "--heldout-rows", "1", "--eval-every", "0", "--max-completion-length", "4",
+         "--output-dir", str(tmp_path / "run"), "--quiet"],
+    )
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["heldout"]["n"] == 1
+    assert summary["data_report"]["rows"] == 2
+
+
+def test_train_reports_a_bad_dataset_row_before_any_model_is_built(tmp_path, monkeypatch):
+    import medloc.training
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the model (and its warm start) came before the data check")
+
+    monkeypatch.setattr(medloc.training, "prepare_model", forbidden)
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"image": "missing.png", "phrase": "x", "boxes": [[0, 0, 5, 5]], "width": 10, "height": 10,'
+                    ' "source": "test", "id": "a"}\n')
+    result = CliRunner().invoke(main, ["train", "--data", str(rows), "--max-steps", "1",
+                                       "--output-dir", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code != 0
+    assert "rows.jsonl" in result.output and "line 1" in result.output

@@ -100,6 +100,12 @@ class TrainSummary:
                 f"pseudo-mAP {metrics['pseudo_mAP']:.3f}  mIoU {metrics['mIoU']:.3f}  "
                 f"valid answers {metrics['format_valid_rate']:.2f}"
             )
+        if self.warm_start and self.warm_start.get("stalled"):
+            lines.append(
+                f"  WARNING: the warm start stalled (held-out mIoU {self.warm_start['mIoU']:.3f}, average-box baseline "
+                f"{self.warm_start.get('constant_box_mIoU', float('nan')):.3f}): the model did not learn to localise "
+                "before GRPO; see README, 'The built-in default'."
+            )
         lines += [
             f"  model:       {self.final_model_dir}",
             f"  TensorBoard: {self.tensorboard_dir}",
@@ -217,9 +223,10 @@ def prepare_model(settings: TrainSettings, progress: bool) -> tuple[str, dict[st
 
     with PartialState().main_process_first():
         path = warm_start(Path(settings.cache_dir).expanduser() / "warmstart", warm_start_config(settings),
-                          seed=settings.seed, progress=progress and PartialState().is_main_process)
+                          seed=settings.seed, progress=progress and PartialState().is_main_process, keep_stalled=True)
     metrics = json.loads((Path(path) / METRICS_FILE).read_text())
-    return str(path), {key: metrics[key] for key in ("mIoU", "A@0.5", "A@0.8", "format_valid_rate") if key in metrics}
+    keys = ("mIoU", "A@0.5", "A@0.8", "format_valid_rate", "constant_box_mIoU", "stalled")
+    return str(path), {key: metrics[key] for key in keys if key in metrics}
 
 
 def grpo_arguments(settings: TrainSettings, output_dir: Path) -> Any:

@@ -1,0 +1,294 @@
+"""Supervised warm start of the built-in tiny model on fresh synthetic data, cached on disk.
+
+A randomly initialised model never writes a box that earns an IoU reward, so before GRPO the
+tiny model learns the answer format and rough localisation with TRL's SFTTrainer (loss on the
+answer tokens only, a fresh synthetic batch every step, AdamW with warmup + cosine, clip 1.0).
+The result is saved under ``cache_dir/<hash of the config and seed>/`` so the next run with the
+same settings skips training.
+
+A tiny model sometimes stalls on one constant box for every image (REFERENCE.md section 6). After
+training, greedy answers on a held-out probe are checked; a stalled run is restarted with the next
+seed and a lower learning rate, up to ``max_attempts`` times. If every attempt stalls,
+``warm_start`` raises, or (``keep_stalled=True``, what ``medloc train`` uses) keeps the best
+attempt and marks it ``"stalled": true`` so the run's summary says so.
+
+Example:
+    >>> path = warm_start("~/.cache/medloc/warmstart", WarmStartConfig(), seed=0)  # doctest: +SKIP
+    >>> model = AutoModelForImageTextToText.from_pretrained(path)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from datasets import IterableDataset
+from trl import SFTConfig, SFTTrainer
+
+from grounding_data.synthetic import SyntheticConfig, generate_split, iter_rows
+from medloc.boxes import paired_box_iou
+from medloc.evaluation import generate_answers, score_answers
+from medloc.parsing import parse_batch
+from medloc.prompts import answer_text, build_prompt, location_words
+from medloc.tiny_model import build_tiny_vlm
+
+CACHE_FORMAT = 1
+"""Bump when the warm-start recipe changes in a way the config hash cannot see."""
+TRAIN_START = 1_000_000
+"""Warm-start rows come from the synthetic train stream from this index on (GRPO uses 0..)."""
+METRICS_FILE = "warmstart_metrics.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class WarmStartConfig:
+    """Settings of the supervised warm start (defaults from REFERENCE.md section 6, batch 16 measured faster
+    per second than 32 on 2 cores; freeze_vision=True keeps the random vision tower fixed).
+
+    Example:
+        >>> WarmStartConfig(max_steps=10).batch_size
+        16
+    """
+
+    max_steps: int = 500
+    batch_size: int = 16
+    learning_rate: float = 2e-3
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    reasoning: str = "none"
+    frame: str = "grid-100"
+    synthetic: SyntheticConfig = SyntheticConfig()
+    model_size: tuple[tuple[str, int | float], ...] = ()
+    freeze_vision: bool = False
+    probe_size: int = 64
+    stall_spread: float = 0.1
+    min_valid_rate: float = 0.5
+    min_gain: float = 0.02
+    max_attempts: int = 2
+    lr_backoff: float = 0.5
+
+    def __post_init__(self):
+        for name in ("max_steps", "batch_size", "probe_size", "max_attempts"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"WarmStartConfig.{name}={getattr(self, name)} must be >= 1")
+        if not self.learning_rate > 0:
+            raise ValueError(f"WarmStartConfig.learning_rate={self.learning_rate} must be > 0")
+        if not 0 < self.lr_backoff <= 1:
+            raise ValueError(f"WarmStartConfig.lr_backoff={self.lr_backoff} must be in (0, 1]")
+
+    def key(self, seed: int) -> str:
+        """Cache key: a hash of every setting, the seed and the recipe version.
+
+        Example:
+            >>> WarmStartConfig().key(0) == WarmStartConfig().key(1)
+            False
+        """
+        blob = json.dumps({"config": dataclasses.asdict(self), "seed": seed, "format": CACHE_FORMAT},
+                          sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def sft_example(row: dict, reasoning: str = "none", frame: str = "grid-100") -> dict:
+    """TRL prompt-completion example (conversational, with the image) for a grounding row.
+
+    Example:
+        >>> ex = sft_example(next(iter_rows("train", seed=0)))
+        >>> sorted(ex), ex["completion"][0]["content"].startswith("<answer>[")
+        (['completion', 'image', 'prompt'], True)
+    """
+    width, height = row["width"], row["height"]
+    rationale = f"{row['phrase']} is {location_words(row['boxes'][0], width, height)}"
+    completion = answer_text(row["boxes"], width, height, reasoning, frame, rationale=rationale)
+    return {"prompt": build_prompt(row, reasoning, frame), "completion": [{"role": "assistant", "content": completion}],
+            "image": row["image"].convert("RGB")}
+
+
+def _fresh_examples(synthetic: SyntheticConfig, seed: int, reasoning: str, frame: str) -> Iterator[dict]:
+    for row in iter_rows("train", synthetic, seed=seed, start=TRAIN_START):
+        yield sft_example(row, reasoning, frame)
+
+
+def fresh_sft_dataset(synthetic: SyntheticConfig, seed: int, reasoning: str = "none",
+                      frame: str = "grid-100") -> IterableDataset:
+    """Endless stream of SFT examples, every one a new synthetic image (no epochs, no repeats).
+
+    Example:
+        >>> ex = next(iter(fresh_sft_dataset(SyntheticConfig(), seed=0)))
+        >>> ex["image"].size
+        (112, 112)
+    """
+    return IterableDataset.from_generator(
+        _fresh_examples, gen_kwargs={"synthetic": synthetic, "seed": seed, "reasoning": reasoning, "frame": frame})
+
+
+def probe(model, processor, rows: Sequence[dict], reasoning: str = "none", frame: str = "grid-100") -> dict:
+    """Greedy held-out metrics plus `spread`: how much predicted boxes vary relative to the truth.
+
+    spread = mean over the 4 coordinates of std(predicted) / std(ground truth), on valid answers;
+    a model that writes one constant box for every image has spread 0.
+
+    Example:
+        >>> model, processor = build_tiny_vlm()
+        >>> probe(model, processor, generate_split("heldout", 4))["format_valid_rate"]  # doctest: +SKIP
+        0.0
+    """
+    texts = generate_answers(model, processor, rows, reasoning, frame)
+    widths, heights = [r["width"] for r in rows], [r["height"] for r in rows]
+    gt = [r["boxes"] for r in rows]
+    pred, pred_rows = parse_batch(texts, widths, heights, frame)
+    scored = score_answers(texts, rows, frame, accuracy_thresholds=(0.3, 0.5, 0.8))
+    valid = np.asarray(scored.valid)
+    result: dict = dict(scored.metrics)
+    spread = 0.0
+    if valid.sum() >= 2:
+        first = np.unique(pred_rows, return_index=True)[1]
+        truth = np.array([gt[i][0] for i in pred_rows[first]], dtype=np.float64)
+        spread = float(np.mean(pred[first].std(axis=0) / np.maximum(truth.std(axis=0), 1e-6)))
+    result["spread"] = spread
+    result["constant_box_mIoU"] = constant_box_miou(gt)
+    result["sample_answers"] = texts[:4]
+    return result
+
+
+def constant_box_miou(boxes: Sequence[Sequence[Sequence[float]]]) -> float:
+    """mIoU of answering the mean ground-truth box for every row: what a model that ignores the image gets.
+
+    Example:
+        >>> constant_box_miou([[[0, 0, 10, 10]], [[0, 0, 10, 10]]])
+        1.0
+    """
+    first = torch.tensor([b[0] for b in boxes], dtype=torch.float64)
+    mean = first.mean(dim=0, keepdim=True).expand_as(first)
+    return float(paired_box_iou(mean, first).mean())
+
+
+def is_stalled(result: dict, config: WarmStartConfig) -> bool:
+    """True when the probe shows a dead model: few well-formed answers, (almost) one constant box for
+    every image, or boxes that do no better than the mean box (they vary but ignore the image).
+
+    Example:
+        >>> is_stalled({"format_valid_rate": 1.0, "spread": 0.0, "mIoU": 0.3, "constant_box_mIoU": 0.1},
+        ...            WarmStartConfig())
+        True
+    """
+    return (result["format_valid_rate"] < config.min_valid_rate or result["spread"] < config.stall_spread
+            or result["mIoU"] < result["constant_box_mIoU"] + config.min_gain)
+
+
+def train_once(config: WarmStartConfig, seed: int, learning_rate: float, work_dir: Path, progress: bool = True):
+    """One SFT run from a fresh tiny model; returns (model, processor).
+
+    Example:
+        >>> model, processor = train_once(WarmStartConfig(max_steps=2, batch_size=2), 0, 1e-3, Path("/tmp/ws"))  # doctest: +SKIP
+    """
+    model, processor = build_tiny_vlm(seed=seed, **dict(config.model_size))
+    model.model.visual.requires_grad_(not config.freeze_vision)
+    model.train()
+    args = SFTConfig(
+        output_dir=str(work_dir),
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        max_grad_norm=config.max_grad_norm,
+        activation_checkpointing=False,
+        completion_only_loss=True,
+        max_length=None,
+        logging_steps=max(1, config.max_steps // 20),
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=not progress,
+        dataloader_num_workers=0,
+        seed=seed,
+        data_seed=seed,
+        bf16=False,
+        fp16=False,
+        use_cpu=not torch.cuda.is_available(),
+    )
+    trainer = SFTTrainer(model=model, args=args, processing_class=processor,
+                         train_dataset=fresh_sft_dataset(config.synthetic, seed, config.reasoning, config.frame))
+    trainer.train()
+    model.eval()
+    return trainer.model, processor
+
+
+def warm_start(cache_dir: str | Path, config: WarmStartConfig | None = None, seed: int = 0,
+               progress: bool = True, keep_stalled: bool = False) -> Path:
+    """Warm-start the tiny model (or reuse a cached one); return the saved model's folder.
+
+    The folder holds the model, the processor and ``warmstart_metrics.json`` (held-out probe
+    metrics, attempts, time). If every attempt stalls: RuntimeError, or with ``keep_stalled`` the
+    attempt with the best held-out mIoU is kept and recorded with ``"stalled": true``.
+
+    Example:
+        >>> path = warm_start("/tmp/medloc-cache", WarmStartConfig(max_steps=300), seed=0)  # doctest: +SKIP
+        >>> json.loads((path / "warmstart_metrics.json").read_text())["mIoU"]  # doctest: +SKIP
+        0.31
+    """
+    config = config or WarmStartConfig()
+    cache_dir = Path(cache_dir).expanduser()
+    target = cache_dir / config.key(seed)
+    if (target / METRICS_FILE).is_file():
+        if progress:
+            stalled = json.loads((target / METRICS_FILE).read_text()).get("stalled", False)
+            print(f"Warm start: reusing {target}" + (" (a STALLED warm start)" if stalled else ""), flush=True)
+        return target
+    probe_rows = generate_split("heldout", config.probe_size, config.synthetic, seed=seed)
+    attempts = []
+    best = None
+    start = time.time()
+    for attempt in range(config.max_attempts):
+        lr = config.learning_rate * config.lr_backoff**attempt
+        attempt_seed = seed + 1000 * attempt
+        if progress:
+            print(f"Warm start attempt {attempt + 1}/{config.max_attempts}: {config.max_steps} steps, lr {lr:g}, "
+                  f"seed {attempt_seed}", flush=True)
+        with tempfile.TemporaryDirectory(prefix="medloc-warmstart-") as work_dir:
+            model, processor = train_once(config, attempt_seed, lr, Path(work_dir), progress)
+        result = probe(model, processor, probe_rows, config.reasoning, config.frame)
+        result.update(attempt=attempt + 1, learning_rate=lr, seed=attempt_seed, seconds=round(time.time() - start, 1))
+        attempts.append(result)
+        if progress:
+            print(f"  probe: mIoU {result['mIoU']:.3f}, A@0.5 {result['A@0.5']:.3f}, valid "
+                  f"{result['format_valid_rate']:.2f}, spread {result['spread']:.2f}", flush=True)
+        if not is_stalled(result, config):
+            _save(target, model, processor, {**result, "stalled": False, "attempts": attempts,
+                                             "config": dataclasses.asdict(config)})
+            return target
+        if best is None or result["mIoU"] > best[0]["mIoU"]:
+            best = (result, model, processor)
+        if progress:
+            print("  stalled (one constant box, malformed answers, or no better than the average box): "
+                  "restarting with a new seed and lower lr", flush=True)
+    if keep_stalled and best is not None:
+        result, model, processor = best
+        if progress:
+            print(f"Warm start: every attempt stalled; keeping the best one (mIoU {result['mIoU']:.3f}). "
+                  "GRPO will start from a model that does not localise yet.", flush=True)
+        _save(target, model, processor, {**result, "stalled": True, "attempts": attempts,
+                                         "config": dataclasses.asdict(config)})
+        return target
+    raise RuntimeError(f"warm start stalled in all {config.max_attempts} attempts (last probe: "
+                       f"{ {k: attempts[-1][k] for k in ('mIoU', 'format_valid_rate', 'spread')} }); try a lower "
+                       f"learning_rate or more max_steps")
+
+
+def _save(target: Path, model, processor, summary: dict) -> None:
+    """Write the model, processor and metrics to ``target`` atomically (via a ``.partial`` folder)."""
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    model.save_pretrained(partial)
+    processor.save_pretrained(partial)
+    (partial / METRICS_FILE).write_text(json.dumps(summary, indent=2, default=str))
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)

@@ -1,0 +1,141 @@
+"""Warm start: cache key, SFT examples and masking, stall detection and recovery, caching."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
+
+import medloc.warmstart as ws
+from grounding_data.synthetic import SyntheticConfig, generate_split
+from medloc.parsing import parse_boxes
+from medloc.tiny_model import build_tiny_vlm
+from medloc.warmstart import WarmStartConfig, is_stalled, sft_example, warm_start
+
+
+def test_cache_key_depends_on_settings_and_seed():
+    base = WarmStartConfig()
+    assert base.key(0) == WarmStartConfig().key(0)
+    assert base.key(0) != base.key(1)
+    assert base.key(0) != WarmStartConfig(learning_rate=1e-3).key(0)
+    assert base.key(0) != WarmStartConfig(synthetic=SyntheticConfig(noise_std=0.1)).key(0)
+
+
+@pytest.mark.parametrize("kwargs, name", [({"max_steps": 0}, "max_steps"), ({"learning_rate": 0}, "learning_rate"),
+                                          ({"lr_backoff": 2}, "lr_backoff")])
+def test_bad_config_is_named(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        WarmStartConfig(**kwargs)
+
+
+@pytest.mark.parametrize("reasoning", ["none", "before", "after"])
+def test_sft_example_answers_with_the_rows_box(reasoning):
+    row = generate_split("train", 1, seed=0)[0]
+    example = sft_example(row, reasoning, "grid-100")
+    completion = example["completion"][0]["content"]
+    assert ("<think>" in completion) == (reasoning != "none")
+    assert np.allclose(parse_boxes(completion, 112, 112, frame="grid-100"), row["boxes"], atol=1.2)
+    assert example["prompt"][0]["content"][1] == {"type": "image"}
+
+
+def test_loss_is_on_the_answer_tokens_only():
+    _, processor = build_tiny_vlm()
+    rows = generate_split("train", 2, seed=0)
+    collator = DataCollatorForVisionLanguageModeling(processor=processor, completion_only_loss=True)
+    batch = collator([sft_example(r) for r in rows])
+    for i, row in enumerate(rows):
+        ids = batch["labels"][i][batch["labels"][i] != -100]
+        text = processor.tokenizer.decode(ids)
+        assert text == sft_example(row)["completion"][0]["content"] + "<|im_end|>\n"
+
+
+def test_stall_rule():
+    config = WarmStartConfig()
+    good = {"format_valid_rate": 0.95, "spread": 0.6, "mIoU": 0.3, "constant_box_mIoU": 0.1}
+    assert not is_stalled(good, config)
+    assert is_stalled({**good, "spread": 0.0}, config)  # one constant box
+    assert is_stalled({**good, "format_valid_rate": 0.2}, config)  # malformed answers
+    assert is_stalled({**good, "mIoU": 0.05}, config)  # varied boxes that ignore the image
+
+
+def test_probe_sees_a_constant_box(monkeypatch):
+    rows = generate_split("heldout", 6, seed=0)
+    monkeypatch.setattr(ws, "generate_answers", lambda *a, **k: ["<answer>[10,10,50,50]</answer>"] * len(rows))
+    result = ws.probe(None, None, rows)
+    assert result["format_valid_rate"] == 1.0
+    assert result["spread"] == 0.0
+    assert is_stalled(result, WarmStartConfig())
+
+
+def test_probe_of_perfect_answers_has_full_spread(monkeypatch):
+    rows = generate_split("heldout", 6, seed=0)
+    answers = [sft_example(r)["completion"][0]["content"] for r in rows]
+    monkeypatch.setattr(ws, "generate_answers", lambda *a, **k: answers)
+    result = ws.probe(None, None, rows)
+    assert result["mIoU"] > 0.85 and 0.9 < result["spread"] < 1.1
+    assert not is_stalled(result, WarmStartConfig())
+
+
+def _fake_probe(results):
+    calls = iter(results)
+
+    def probe(*_args, **_kwargs):
+        defaults = {"mIoU": 0.3, "constant_box_mIoU": 0.1, "A@0.3": 0.5, "A@0.5": 0.3, "A@0.8": 0.05}
+        return {**defaults, **next(calls)}
+
+    return probe
+
+
+def test_stalled_run_restarts_with_new_seed_and_lower_lr_then_caches(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_train(config, seed, lr, work_dir, progress=True):
+        calls.append((seed, lr))
+        return build_tiny_vlm(seed=seed)
+
+    monkeypatch.setattr(ws, "train_once", fake_train)
+    monkeypatch.setattr(ws, "probe", _fake_probe([{"format_valid_rate": 1.0, "spread": 0.0},
+                                                  {"format_valid_rate": 1.0, "spread": 0.7}]))
+    config = WarmStartConfig(max_steps=1, probe_size=2, learning_rate=2e-3)
+    path = warm_start(tmp_path, config, seed=5, progress=False)
+    assert calls == [(5, 2e-3), (1005, 1e-3)]
+    metrics = json.loads((path / "warmstart_metrics.json").read_text())
+    assert metrics["attempt"] == 2 and len(metrics["attempts"]) == 2
+    assert (path / "model.safetensors").is_file() and (path / "tokenizer.json").is_file()
+
+    monkeypatch.setattr(ws, "train_once", lambda *a, **k: pytest.fail("cached warm start was retrained"))
+    assert warm_start(tmp_path, config, seed=5, progress=False) == path
+
+
+def test_every_attempt_stalled_raises(tmp_path, monkeypatch):
+    monkeypatch.setattr(ws, "train_once", lambda config, seed, lr, work_dir, progress=True: build_tiny_vlm(seed))
+    monkeypatch.setattr(ws, "probe", _fake_probe([{"format_valid_rate": 1.0, "spread": 0.0}] * 2))
+    with pytest.raises(RuntimeError, match="stalled in all 2 attempts"):
+        warm_start(tmp_path, WarmStartConfig(max_steps=1, probe_size=2, max_attempts=2), seed=0, progress=False)
+    assert not any(tmp_path.iterdir())
+
+
+def test_keep_stalled_keeps_the_best_attempt_and_marks_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(ws, "train_once", lambda config, seed, lr, work_dir, progress=True: build_tiny_vlm(seed))
+    monkeypatch.setattr(ws, "probe", _fake_probe([{"format_valid_rate": 1.0, "spread": 0.0, "mIoU": 0.05},
+                                                  {"format_valid_rate": 1.0, "spread": 0.0, "mIoU": 0.02}]))
+    config = WarmStartConfig(max_steps=1, probe_size=2, max_attempts=2)
+    path = warm_start(tmp_path, config, seed=0, progress=False, keep_stalled=True)
+    metrics = json.loads((path / "warmstart_metrics.json").read_text())
+    assert metrics["stalled"] is True
+    assert metrics["attempt"] == 1 and metrics["mIoU"] == 0.05
+    assert len(metrics["attempts"]) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("freeze_vision", [False, True])
+def test_train_once_updates_the_model(tmp_path, freeze_vision):
+    torch.set_num_threads(1)
+    config = WarmStartConfig(max_steps=2, batch_size=2, freeze_vision=freeze_vision)
+    before = build_tiny_vlm(seed=0)[0].state_dict()
+    model, _ = ws.train_once(config, seed=0, learning_rate=1e-3, work_dir=tmp_path, progress=False)
+    after = model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert any(".language_model." in k for k in changed)
+    assert any(".visual." in k for k in changed) != freeze_vision

@@ -94,7 +94,7 @@ class TrainSettings:
     max_steps: int = 60
     num_generations: int = 8
     prompts_per_step: int = 4
-    learning_rate: float = 5e-4
+    learning_rate: float = 1e-4
     temperature: float = 1.0
     beta: float = 0.0
     max_completion_length: int = 24

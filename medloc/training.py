@@ -221,9 +221,12 @@ def prepare_model(settings: TrainSettings, progress: bool) -> tuple[str, dict[st
         return str(path), None
     from medloc.warmstart import METRICS_FILE, warm_start
 
+    from accelerate.state import AcceleratorState
+
     with PartialState().main_process_first():
         path = warm_start(Path(settings.cache_dir).expanduser() / "warmstart", warm_start_config(settings),
                           seed=settings.seed, progress=progress and PartialState().is_main_process, keep_stalled=True)
+    AcceleratorState._reset_state()  # the warm start's trainer fixed its mixed precision; GRPO sets its own
     metrics = json.loads((Path(path) / METRICS_FILE).read_text())
     keys = ("mIoU", "A@0.5", "A@0.8", "format_valid_rate", "constant_box_mIoU", "stalled")
     return str(path), {key: metrics[key] for key in keys if key in metrics}
@@ -252,6 +255,8 @@ def grpo_arguments(settings: TrainSettings, output_dir: Path) -> Any:
         dataloader_num_workers=0,
         disable_tqdm=False,
     )
+    if is_builtin_model(settings.model):
+        options.update(bf16=False, fp16=False)  # the tiny model trains in float32, like its warm start
     options.update(settings.grpo)
     try:
         config = GRPOConfig(**options)

@@ -57,6 +57,7 @@ def run_one(schedule: str, options: dict[str, Any], seed: int, args: argparse.Na
         output_dir=str(Path(args.work_dir) / f"{label}_seed{seed}"),
         max_steps=args.max_steps,
         seed=seed,
+        difficulty=args.difficulty,
         heldout_rows=args.heldout_rows,
         eval_every=0,
         cache_dir=args.cache_dir,
@@ -102,6 +103,7 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--max-steps", type=int, default=TrainSettings.max_steps)
     parser.add_argument("--learning-rate", type=float, default=None)
+    parser.add_argument("--difficulty", default=TrainSettings.difficulty, help="synthetic data preset")
     parser.add_argument("--heldout-rows", type=int, default=256)
     parser.add_argument("--early", type=int, default=30, help="steps counted as 'early' for the zero-variance share")
     parser.add_argument("--work-dir", default="experiments/runs")

@@ -1,7 +1,7 @@
 """Spike: how well does the supervised warm start of the tiny model localise, and how sparse is
 the reward it hands to GRPO?
 
-Trains with medloc.warmstart.train_once (probing the held-out set every --probe-every steps),
+Trains with medloc.warmstart.train_once,
 then reports greedy held-out mIoU / A@0.3 / A@0.5 / A@0.8 and, sampling --samples completions
 per prompt at temperature 1, the share of zero-variance groups and the mean binary reward at
 IoU thresholds 0.3 / 0.5 / 0.7. Results go to stdout and --out (JSON).
@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import TrainerCallback
 
 from grounding_data.synthetic import SyntheticConfig, generate_split
 from medloc.rewards import completion_ious
@@ -41,23 +40,6 @@ def sampled_regime(model, processor, rows, samples: int, temperature: float, fra
     return out
 
 
-class ProbeEvery(TrainerCallback):
-    """Prints held-out probe metrics every `every` steps."""
-
-    def __init__(self, processor, rows, every: int, frame: str, reasoning: str):
-        self.processor, self.rows, self.every, self.frame, self.reasoning = processor, rows, every, frame, reasoning
-        self.start, self.history = time.time(), []
-
-    def on_step_end(self, args, state, control, model=None, **kwargs):
-        if state.global_step % self.every == 0:
-            r = probe(model, self.processor, self.rows, self.reasoning, self.frame)
-            r = {k: v for k, v in r.items() if k != "sample_answers"} | {"step": state.global_step,
-                                                                          "seconds": round(time.time() - self.start)}
-            self.history.append(r)
-            print(f"[probe] step {r['step']} t={r['seconds']}s mIoU {r['mIoU']:.3f} A@0.5 {r['A@0.5']:.3f} "
-                  f"valid {r['format_valid_rate']:.2f} spread {r['spread']:.2f}", flush=True)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=400)
@@ -65,7 +47,6 @@ def main():
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--probe-every", type=int, default=100)
     parser.add_argument("--heldout", type=int, default=200)
     parser.add_argument("--samples", type=int, default=8)
     parser.add_argument("--save", type=str, default="")
@@ -86,20 +67,8 @@ def main():
     heldout_config = config.synthetic if args.heldout_like_train else SyntheticConfig()
     heldout = generate_split("heldout", args.heldout, heldout_config, seed=args.seed)
 
-    import medloc.warmstart as ws
-    callback_holder = {}
-    original = ws.SFTTrainer
-
-    class _Trainer(original):  # attach the probe callback without changing the library
-        def __init__(self, *a, **k):
-            super().__init__(*a, **k)
-            cb = ProbeEvery(k["processing_class"], heldout[:64], args.probe_every, config.frame, config.reasoning)
-            callback_holder["cb"] = cb
-            self.add_callback(cb)
-
-    ws.SFTTrainer = _Trainer
     start = time.time()
-    model, processor = train_once(config, args.seed, args.lr, Path("/tmp/medloc-ws-spike"), progress=False)
+    model, processor = train_once(config, args.seed, args.lr, progress=False)
     train_seconds = time.time() - start
     greedy = probe(model, processor, heldout, config.reasoning, config.frame)
     by_attribute = {}
@@ -113,7 +82,7 @@ def main():
         by_attribute[attribute] = round(float(ious[idx].mean()), 3)
     result = {"steps": args.steps, "lr": args.lr, "batch_size": args.batch_size, "threads": args.threads,
               "train_seconds": round(train_seconds, 1), **greedy, **regime, "mIoU_by_attribute": by_attribute,
-              "history": callback_holder["cb"].history, "examples": texts}
+              "examples": texts}
     print(json.dumps(result, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1))

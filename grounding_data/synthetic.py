@@ -172,6 +172,28 @@ class Scene:
                 "height": height, "source": SOURCE, "id": self.id, "attribute": self.attribute}
 
 
+DIFFICULTIES: dict[str, SyntheticConfig] = {
+    # one clearly visible lesion per image, little noise: what the tiny model learns in minutes
+    "easy": SyntheticConfig(size_range=(12.0, 40.0), contrast_range=(0.3, 0.5), distractor_prob=0.0,
+                            noise_std=0.01, speckle=0.0, texture=0.0),
+    # distractors named apart by the phrase, faint and small targets, speckle and texture
+    "standard": SyntheticConfig(),
+}
+"""Named difficulty presets of the synthetic generator."""
+
+
+def difficulty(name: str) -> SyntheticConfig:
+    """The preset called ``name`` (see :data:`DIFFICULTIES`).
+
+    Example:
+        >>> difficulty("easy").distractor_prob
+        0.0
+    """
+    if name not in DIFFICULTIES:
+        raise ValueError(f"unknown synthetic difficulty {name!r}; choose from {', '.join(DIFFICULTIES)}")
+    return DIFFICULTIES[name]
+
+
 def _rng(split: str, seed: int, index: int) -> np.random.Generator:
     if split not in SPLITS:
         raise ValueError(f"split={split!r}: choose from {sorted(SPLITS)}")

@@ -60,6 +60,7 @@ class TrainSettings:
         schedule_options: the schedule's options (``--threshold``, ``--window``, ``--schedule-option``...).
         model: ``medloc/tiny-qwen2-vl`` (built locally, warm-started) or a path / hub id.
         data: ``synthetic``, a unified jsonl path, or a dataset format name (with ``data_root``).
+        difficulty: synthetic data preset, ``easy`` or ``standard`` (warm start, GRPO and held-out rows).
         data_root: dataset folder for a format name.
         data_options: extra reader options (``--data-option KEY=VALUE``).
         skip_bad: skip and count bad dataset rows instead of stopping at the first.
@@ -83,6 +84,7 @@ class TrainSettings:
     schedule_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     model: str = BUILTIN_MODEL
     data: str = SYNTHETIC
+    difficulty: str = "easy"
     data_root: str | None = None
     data_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     skip_bad: bool = False
@@ -151,6 +153,10 @@ class TrainSettings:
                 raise SettingsError(flag(name), f"must be a number > {low:g}, got {value!r}")
         if isinstance(self.beta, bool) or not isinstance(self.beta, (int, float)) or self.beta < 0:
             raise SettingsError("--beta", f"must be a number >= 0, got {self.beta!r}")
+        from grounding_data.synthetic import DIFFICULTIES
+
+        if self.difficulty not in DIFFICULTIES:
+            raise SettingsError("--difficulty", f"must be one of {', '.join(DIFFICULTIES)}, got {self.difficulty!r}")
         if self.reasoning not in REASONING_LAYOUTS:
             raise SettingsError("--reasoning", f"must be one of {', '.join(REASONING_LAYOUTS)}, got {self.reasoning!r}")
         if self.frame is not None:

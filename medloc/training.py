@@ -197,7 +197,9 @@ def warm_start_config(settings: TrainSettings) -> Any:
     """The warm-start recipe of the built-in model for these settings (also its synthetic data)."""
     from medloc.warmstart import WarmStartConfig
 
-    options: dict[str, Any] = {"reasoning": settings.reasoning}
+    from grounding_data.synthetic import difficulty
+
+    options: dict[str, Any] = {"reasoning": settings.reasoning, "synthetic": difficulty(settings.difficulty)}
     if settings.frame:
         options["frame"] = settings.frame
     if settings.warm_start_steps:
@@ -278,8 +280,10 @@ def run_training(settings: TrainSettings, progress: bool = True, resume: bool = 
     os.environ["TENSORBOARD_LOGGING_DIR"] = str(tensorboard_dir)
     args = grpo_arguments(settings, output_dir)  # fails on bad --grpo values before any model is built
 
+    from grounding_data.synthetic import difficulty
+
     builtin = warm_start_config(settings) if is_builtin_model(settings.model) else None
-    train_rows, heldout_rows, data_report = load_data(settings, builtin.synthetic if builtin else None)
+    train_rows, heldout_rows, data_report = load_data(settings, difficulty(settings.difficulty))
     model_path, warm_metrics = prepare_model(settings, progress)
     model = AutoModelForImageTextToText.from_pretrained(model_path, dtype="auto")
     processor = AutoProcessor.from_pretrained(model_path)

@@ -25,6 +25,7 @@ from medloc.settings import SettingsError, TrainSettings, parse_key_values, read
         (["--num-generations", "1"], "--num-generations: GRPO needs at least 2 completions per prompt"),
         (["--learning-rate", "-1"], "--learning-rate: must be a number > 0"),
         (["--frame", "grid-abc"], "--frame:"),
+        (["--difficulty", "insane"], "Invalid value for '--difficulty'"),
         (["--data", "missing.jsonl"], "--data: 'missing.jsonl' is neither 'synthetic', an existing jsonl file"),
         (["--data", "tn3k"], "--data-root: dataset format 'tn3k' needs the dataset folder"),
         (["--model", "./no/such/model"], "--model: ./no/such/model is not a folder with a saved model"),
@@ -96,3 +97,8 @@ def test_help_lists_the_commands_without_importing_torch():
     assert output.strip() == "False"
     result = CliRunner().invoke(main, ["--help"])
     assert all(command in result.output for command in ("train", "eval", "data"))
+
+
+def test_difficulty_must_be_a_known_preset():
+    with pytest.raises(SettingsError, match="--difficulty: must be one of easy, standard, got 'insane'"):
+        TrainSettings(difficulty="insane").validate()

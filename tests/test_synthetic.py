@@ -149,3 +149,14 @@ def test_bad_config_is_named(kwargs, name):
 def test_bad_split_is_named():
     with pytest.raises(ValueError, match="split"):
         generate_split("test", 1)
+
+
+def test_difficulty_presets():
+    from grounding_data.synthetic import DIFFICULTIES, difficulty
+
+    assert set(DIFFICULTIES) == {"easy", "standard"}
+    assert difficulty("standard") == SyntheticConfig()
+    easy_rows = generate_split("heldout", 8, difficulty("easy"), seed=0)
+    assert all(len(row["boxes"]) == 1 for row in easy_rows)
+    with pytest.raises(ValueError, match="unknown synthetic difficulty 'insane'; choose from easy, standard"):
+        difficulty("insane")

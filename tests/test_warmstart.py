@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
 
 import medloc.warmstart as ws
 from grounding_data.synthetic import SyntheticConfig, generate_split
@@ -41,13 +40,13 @@ def test_sft_example_answers_with_the_rows_box(reasoning):
 
 def test_loss_is_on_the_answer_tokens_only():
     _, processor = build_tiny_vlm()
-    rows = generate_split("train", 2, seed=0)
-    collator = DataCollatorForVisionLanguageModeling(processor=processor, completion_only_loss=True)
-    batch = collator([sft_example(r) for r in rows])
+    rows = generate_split("train", 3, seed=0)
+    batch = ws.sft_batch(processor, rows)
     for i, row in enumerate(rows):
         ids = batch["labels"][i][batch["labels"][i] != -100]
         text = processor.tokenizer.decode(ids)
-        assert text == sft_example(row)["completion"][0]["content"] + "<|im_end|>\n"
+        assert text == sft_example(row)["completion"][0]["content"] + "<|im_end|>"
+    assert batch["pixel_values"].shape[0] == 3 * 64  # every row carries its own image
 
 
 def test_stall_rule():
@@ -90,7 +89,7 @@ def _fake_probe(results):
 def test_stalled_run_restarts_with_new_seed_and_lower_lr_then_caches(tmp_path, monkeypatch):
     calls = []
 
-    def fake_train(config, seed, lr, work_dir, progress=True):
+    def fake_train(config, seed, lr, progress=True):
         calls.append((seed, lr))
         return build_tiny_vlm(seed=seed)
 
@@ -109,7 +108,7 @@ def test_stalled_run_restarts_with_new_seed_and_lower_lr_then_caches(tmp_path, m
 
 
 def test_every_attempt_stalled_raises(tmp_path, monkeypatch):
-    monkeypatch.setattr(ws, "train_once", lambda config, seed, lr, work_dir, progress=True: build_tiny_vlm(seed))
+    monkeypatch.setattr(ws, "train_once", lambda config, seed, lr, progress=True: build_tiny_vlm(seed))
     monkeypatch.setattr(ws, "probe", _fake_probe([{"format_valid_rate": 1.0, "spread": 0.0}] * 2))
     with pytest.raises(RuntimeError, match="stalled in all 2 attempts"):
         warm_start(tmp_path, WarmStartConfig(max_steps=1, probe_size=2, max_attempts=2), seed=0, progress=False)
@@ -117,7 +116,7 @@ def test_every_attempt_stalled_raises(tmp_path, monkeypatch):
 
 
 def test_keep_stalled_keeps_the_best_attempt_and_marks_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(ws, "train_once", lambda config, seed, lr, work_dir, progress=True: build_tiny_vlm(seed))
+    monkeypatch.setattr(ws, "train_once", lambda config, seed, lr, progress=True: build_tiny_vlm(seed))
     monkeypatch.setattr(ws, "probe", _fake_probe([{"format_valid_rate": 1.0, "spread": 0.0, "mIoU": 0.05},
                                                   {"format_valid_rate": 1.0, "spread": 0.0, "mIoU": 0.02}]))
     config = WarmStartConfig(max_steps=1, probe_size=2, max_attempts=2)
@@ -134,7 +133,7 @@ def test_train_once_updates_the_model(tmp_path, freeze_vision):
     torch.set_num_threads(1)
     config = WarmStartConfig(max_steps=2, batch_size=2, freeze_vision=freeze_vision)
     before = build_tiny_vlm(seed=0)[0].state_dict()
-    model, _ = ws.train_once(config, seed=0, learning_rate=1e-3, work_dir=tmp_path, progress=False)
+    model, _ = ws.train_once(config, seed=0, learning_rate=1e-3, progress=False)
     after = model.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert any(".language_model." in k for k in changed)

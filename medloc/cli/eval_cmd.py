@@ -25,6 +25,8 @@ TABLE_ROWS = (("A@0.5", "A@0.5"), ("A@0.8", "A@0.8"), ("pseudo-mAP", "pseudo_mAP
 @click.option("--data", default="synthetic", show_default=True,
               help="synthetic (held-out split), a unified jsonl, or a dataset format (with --data-root)")
 @click.option("--data-root", default=None, help="dataset folder for a format given to --data")
+@click.option("--difficulty", type=click.Choice(["easy", "standard"]), default="easy", show_default=True,
+              help="synthetic data preset (with --data synthetic)")
 @click.option("--split", default=None, help="dataset split to read (format datasets)")
 @click.option("--data-option", multiple=True, metavar="KEY=VALUE", help="dataset reader option (repeatable)")
 @click.option("--skip-bad", is_flag=True, help="skip and count bad dataset rows")
@@ -81,9 +83,9 @@ def eval_command(**options: Any) -> None:
 
 def _rows(options: dict[str, Any]) -> list[dict]:
     if options["data"] == "synthetic":
-        from grounding_data.synthetic import generate_split
+        from grounding_data.synthetic import difficulty, generate_split
 
-        return generate_split("heldout", options["rows"], seed=options["seed"])
+        return generate_split("heldout", options["rows"], difficulty(options["difficulty"]), seed=options["seed"])
     from grounding_data import DataError, formats, load_rows
 
     if options["data"] not in formats() and not Path(options["data"]).is_file():

@@ -49,6 +49,8 @@ def _schedule_flag_options(function: Any) -> Any:
 @click.option("--model", default=None, help="medloc/tiny-qwen2-vl (built locally), a model folder or a hub id")
 @click.option("--data", default=None, help="synthetic, a unified jsonl, or a dataset format (with --data-root)")
 @click.option("--data-root", default=None, help="dataset folder for a format given to --data")
+@click.option("--difficulty", type=click.Choice(["easy", "standard"]), default=None,
+              help="synthetic data preset [easy]")
 @click.option("--data-option", multiple=True, metavar="KEY=VALUE", help="dataset reader option (repeatable)")
 @click.option("--skip-bad/--no-skip-bad", default=None, help="skip and count bad dataset rows")
 @click.option("--reasoning", type=click.Choice(["before", "after", "none"]), default=None,

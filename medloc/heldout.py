@@ -21,7 +21,9 @@ TAG_PREFIX = "heldout/"
 
 
 class HeldoutEvaluation(TrainerCallback):
-    """Evaluate ``rows`` every ``every`` steps and at the end; log ``heldout/*`` to TensorBoard.
+    """Evaluate ``rows`` before training (step 0), every ``every`` steps and at the end; log ``heldout/*``.
+
+    The step-0 evaluation is the baseline GRPO is measured against (skipped when resuming).
 
     Args:
         rows: held-out rows (``image``, ``phrase``, ``boxes``, ``width``, ``height``).
@@ -59,6 +61,8 @@ class HeldoutEvaluation(TrainerCallback):
         self._model, self._processor = model, processing_class
         if self.log_dir and state.is_world_process_zero:
             self._writer = SummaryWriter(log_dir=self.log_dir)
+        if state.global_step == 0:
+            self._evaluate(0)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Evaluate every ``every`` steps (not at the last step: :meth:`on_train_end` does)."""

@@ -42,7 +42,7 @@ def test_summary_is_printed_and_written(short_run):
     assert summary["steps"] == 3
     assert summary["start_threshold"] == 0.3
     assert [step for step, _ in summary["threshold_trajectory"]] == [0, 1, 2, 3]
-    assert [step for step, _ in summary["heldout_history"]] == [2, 3]
+    assert [step for step, _ in summary["heldout_history"]] == [0, 2, 3]  # 0: the starting model
     assert set(summary["heldout"]) >= {"A@0.5", "A@0.8", "pseudo_mAP", "mIoU", "format_valid_rate", "n"}
     assert (output_dir / "final_model" / "config.json").is_file()
 

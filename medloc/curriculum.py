@@ -34,27 +34,12 @@ from medloc.frames import CoordinateFrame, get_frame
 from medloc.rewards import ious_from_columns
 from medloc.tensorboard import CurriculumWriter, default_log_dir
 from schedulers import RewardSchedule
+from schedulers.tracker import group_shares
 
 logger = logging.getLogger(__name__)
 
 STATE_KEY_PREFIX = "medloc:"
 TIME_BASED = ("linear", "cosine")
-
-
-def zero_variance_share(rewards: np.ndarray, group_size: int) -> float:
-    """Share of groups (consecutive runs of ``group_size`` completions) whose rewards are all equal.
-
-    Correct for any ``scale_rewards``, unlike TRL's ``frac_reward_zero_std`` under ``"batch"``.
-
-    Example:
-        >>> zero_variance_share(np.array([1.0, 0.0, 0.0, 0.0]), group_size=2)
-        0.5
-    """
-    usable = rewards.size - rewards.size % group_size
-    if usable == 0:
-        return 0.0
-    grouped = rewards[:usable].reshape(-1, group_size)
-    return float(np.mean(grouped.max(axis=1) == grouped.min(axis=1)))
 
 
 class IoUCurriculum(TrainerCallback):
@@ -167,8 +152,10 @@ class IoUCurriculum(TrainerCallback):
         metrics["medloc/threshold"] = tau
         metrics["medloc/hit_rate"] = float(hits.mean()) if hits.size else 0.0
         metrics["medloc/mean_iou"] = float(all_ious.mean()) if all_ious.size else 0.0
-        if self.num_generations is not None:
-            metrics["medloc/zero_variance_share"] = zero_variance_share(hits, self.num_generations)
+        if groups is not None and all_ious.size:
+            shares = group_shares(all_ious, groups, tau)  # correct for any scale_rewards, unlike TRL's
+            metrics["medloc/zero_variance_share"] = 1.0 - shares.informative
+            metrics["medloc/starved_share"] = shares.starved
         for key, value in metrics.items():
             log_metric(key, float(value))
 

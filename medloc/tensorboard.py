@@ -17,7 +17,10 @@ METRIC_PREFIX = "medloc/"
 LAYOUT = {
     "medloc curriculum": {
         "threshold vs hit rate": ["Multiline", ["medloc/threshold", "medloc/hit_rate", "medloc/window_hit_rate"]],
-        "reward density": ["Multiline", ["medloc/zero_variance_share", "medloc/hit_rate", "train/reward"]],
+        "reward density": [
+            "Multiline",
+            ["medloc/zero_variance_share", "medloc/starved_share", "medloc/hit_rate", "train/reward"],
+        ],
         "update rule": [
             "Multiline",
             ["medloc/condition_hit_rate", "medloc/condition_reward_std", "medloc/condition_margin", "medloc/condition_density"],

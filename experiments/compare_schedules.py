@@ -62,6 +62,7 @@ def run_one(schedule: str, options: dict[str, Any], seed: int, args: argparse.Na
         eval_every=0,
         cache_dir=args.cache_dir,
         **({"learning_rate": args.learning_rate} if args.learning_rate else {}),
+        **({"beta": args.beta} if args.beta is not None else {}),
     ).validate()
     summary = run_training(settings, progress=not args.quiet)
     return {
@@ -108,6 +109,7 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--max-steps", type=int, default=TrainSettings.max_steps)
     parser.add_argument("--learning-rate", type=float, default=None)
+    parser.add_argument("--beta", type=float, default=None, help="KL coefficient (default: medloc train's)")
     parser.add_argument("--difficulty", default=TrainSettings.difficulty, help="synthetic data preset")
     parser.add_argument("--heldout-rows", type=int, default=256)
     parser.add_argument("--early", type=int, default=30, help="steps counted as 'early' for the zero-variance share")

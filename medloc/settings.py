@@ -98,7 +98,7 @@ class TrainSettings:
     prompts_per_step: int = 4
     learning_rate: float = 1e-4
     temperature: float = 1.0
-    beta: float = 0.0
+    beta: float = 0.04
     max_completion_length: int = 24
     seed: int = 0
     eval_every: int = 20

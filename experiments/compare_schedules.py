@@ -1,129 +1,267 @@
-"""Fixed tau = 0.5 against the adaptive curriculum, from the same warm start, for the same steps.
+"""The schedule study: every threshold schedule (and the soft IoU reward) from the same warm
+starts, for the same GRPO steps, over several seeds and both synthetic presets.
 
-For every schedule and seed this runs the whole ``medloc train`` job (built-in tiny model,
-synthetic data, cached warm start shared by all runs of a seed) and prints, per schedule:
-held-out A@0.5, A@0.8, mIoU and pseudo-mAP after GRPO, the change against the warm-started model on the same rows (dmIoU), and
-the early share of zero-variance groups (mean of ``medloc/zero_variance_share`` over the first
-``--early`` GRPO steps): the starvation the curriculum exists to avoid.
+Each run is a whole ``medloc train`` job (built-in tiny model, synthetic data, the warm start of
+its seed shared by every arm). Per arm the script prints mean +- std over seeds of held-out
+A@0.5, A@0.8, pseudo-mAP and mIoU after GRPO, the change of mIoU against the warm-started model
+on the same rows, the early share of zero-variance groups (the starvation the curriculum exists
+to avoid) and the mean step at which each tau level was reached. It writes one JSON line per run
+(so a long study can be stopped and resumed: finished runs are skipped), a summary JSON and, with
+matplotlib installed (``pip install -e '.[plots]'``), a figure of the threshold trajectories and
+held-out curves.
 
 Usage::
 
-    python experiments/compare_schedules.py --seeds 0 1 --max-steps 150
-    python experiments/compare_schedules.py --schedules fixed:threshold=0.5 adaptive linear:start=0.3,target=0.8
+    python experiments/compare_schedules.py --seeds 0 1 2 --max-steps 300 --difficulty easy standard --jobs 2
+    python experiments/compare_schedules.py --arms fixed-0.5 adaptive --seeds 0 --max-steps 20   # a smoke run
+    python experiments/compare_schedules.py --report        # tables and figure from the results file only
 
-Results go to ``experiments/results/compare_schedules.json`` (and the runs to ``--work-dir``).
+Arms (``--arms``): the names in ``ARMS`` or ``NAME=SCHEDULE[:KEY=VALUE,...]`` (e.g.
+``adaptive-w10=adaptive:window=10``); ``soft-iou`` trains on the raw IoU (VLM-R1's reward).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import statistics
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-import yaml
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from medloc.settings import TrainSettings, parse_key_values
 
-from medloc.settings import TrainSettings
-from medloc.training import run_training
+RESULTS_DIR = Path(__file__).parent / "results"
+ARMS: dict[str, dict[str, Any]] = {
+    "fixed-0.3": {"schedule": "fixed", "schedule_options": {"threshold": 0.3}},
+    "fixed-0.5": {"schedule": "fixed", "schedule_options": {"threshold": 0.5}},
+    "fixed-0.8": {"schedule": "fixed", "schedule_options": {"threshold": 0.8}},
+    "linear": {"schedule": "linear"},
+    "cosine": {"schedule": "cosine"},
+    "progress": {"schedule": "progress"},
+    "soft-iou": {"schedule": "fixed", "schedule_options": {"threshold": 0.5}, "reward": "soft-iou"},
+    "adaptive": {"schedule": "adaptive"},
+    "adaptive-no-guard": {"schedule": "adaptive", "schedule_options": {"density_guard": False}},
+    "informative": {"schedule": "informative"},
+}
+"""The study's arms: name -> TrainSettings fields."""
+TAU_LEVELS = (0.45, 0.6, 0.7, 0.8)
+METRICS = ("A@0.5", "A@0.8", "pseudo_mAP", "mIoU")
 
-RESULTS = Path(__file__).parent / "results" / "compare_schedules.json"
+
+def parse_arm(spec: str) -> tuple[str, dict[str, Any]]:
+    """An arm name from ``ARMS``, or ``NAME=SCHEDULE[:KEY=VALUE,...]``.
+
+    Example:
+        >>> parse_arm("w10=adaptive:window=10,min_margin=0.05")
+        ('w10', {'schedule': 'adaptive', 'schedule_options': {'window': 10, 'min_margin': 0.05}})
+    """
+    if spec in ARMS:
+        return spec, ARMS[spec]
+    name, separator, rest = spec.partition("=")
+    if not separator:
+        raise SystemExit(f"--arms: unknown arm {spec!r}; known: {', '.join(ARMS)}; or NAME=SCHEDULE[:KEY=VALUE,...]")
+    schedule, _, options = rest.partition(":")
+    return name, {"schedule": schedule, "schedule_options": parse_key_values("--arms", options.split(",") if options else [])}
 
 
-def parse_schedule(spec: str) -> tuple[str, dict[str, Any]]:
-    """``"fixed:threshold=0.5"`` -> ``("fixed", {"threshold": 0.5})``."""
-    name, _, options = spec.partition(":")
-    parsed = {}
-    for pair in filter(None, options.split(",")):
-        key, _, value = pair.partition("=")
-        parsed[key] = yaml.safe_load(value)
-    return name, parsed
+def settings_for(arm: dict[str, Any], seed: int, difficulty: str, args: argparse.Namespace, work_dir: Path) -> TrainSettings:
+    """The ``medloc train`` settings of one run."""
+    return TrainSettings(
+        **arm, output_dir=str(work_dir), max_steps=args.max_steps, seed=seed, difficulty=difficulty,
+        heldout_rows=args.heldout_rows, eval_every=args.eval_every, cache_dir=args.cache_dir,
+        grpo={"save_strategy": "no"},
+    ).validate()
 
 
-def early_zero_variance(tensorboard_dir: str, early_steps: int) -> float:
-    """Mean share of zero-variance groups over the first ``early_steps`` GRPO steps."""
-    accumulator = EventAccumulator(tensorboard_dir)
-    accumulator.Reload()
-    values = [event.value for event in accumulator.Scalars("medloc/zero_variance_share") if event.step <= early_steps]
+def tau_level_steps(trajectory: Sequence[Sequence[float]], levels: Iterable[float] = TAU_LEVELS) -> dict[str, int | None]:
+    """First step at which tau reached each level (None: never).
+
+    Example:
+        >>> tau_level_steps([(0, 0.3), (40, 0.45), (90, 0.6)], levels=(0.45, 0.6, 0.7))
+        {'0.45': 40, '0.6': 90, '0.7': None}
+    """
+    return {f"{level:g}": next((int(step) for step, tau in trajectory if tau >= level - 1e-9), None) for level in levels}
+
+
+def early_zero_variance(metrics_file: Path, early_steps: int) -> float:
+    """Mean share of zero-variance groups over the first ``early_steps`` GRPO steps (from metrics.jsonl).
+
+    TRL's ``frac_reward_zero_std`` (groups whose total reward has std 0; with the default
+    ``scale_rewards="group"`` it is a share of groups), the same measure for binary and soft rewards.
+    """
+    values = []
+    for line in metrics_file.read_text().splitlines():
+        record = json.loads(line)
+        if record.get("step", math.inf) <= early_steps and "frac_reward_zero_std" in record:
+            values.append(record["frac_reward_zero_std"])
     return statistics.fmean(values) if values else float("nan")
 
 
-def run_one(schedule: str, options: dict[str, Any], seed: int, args: argparse.Namespace) -> dict[str, Any]:
-    label = schedule + "".join(f"_{key}{value}" for key, value in options.items())
-    settings = TrainSettings(
-        schedule=schedule,
-        schedule_options=options,
-        output_dir=str(Path(args.work_dir) / f"{label}_seed{seed}"),
-        max_steps=args.max_steps,
-        seed=seed,
-        difficulty=args.difficulty,
-        heldout_rows=args.heldout_rows,
-        eval_every=0,
-        cache_dir=args.cache_dir,
-        **({"learning_rate": args.learning_rate} if args.learning_rate else {}),
-        **({"beta": args.beta} if args.beta is not None else {}),
-    ).validate()
-    summary = run_training(settings, progress=not args.quiet)
+def run_one(name: str, arm: dict[str, Any], seed: int, difficulty: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One ``medloc train`` run (in a worker process, one thread); its result record."""
+    import torch
+
+    from medloc.training import run_training
+
+    torch.set_num_threads(args.threads)
+    work_dir = Path(args.work_dir) / difficulty / f"{name}_seed{seed}"
+    summary = run_training(settings_for(arm, seed, difficulty, args, work_dir), progress=False)
     return {
-        "schedule": label,
-        "seed": seed,
-        "heldout": summary.heldout,
-        "start": summary.heldout_history[0][1],  # the warm-started model on the same rows, step 0
-        "warm_start": summary.warm_start,
+        "arm": name, "seed": seed, "difficulty": difficulty, "steps": summary.steps,
+        "heldout": summary.heldout, "start": summary.heldout_history[0][1], "heldout_history": summary.heldout_history,
+        "threshold_trajectory": summary.threshold_trajectory, "raises": summary.raises,
+        "tau_level_steps": tau_level_steps(summary.threshold_trajectory),
         "final_threshold": summary.final_threshold,
-        "threshold_trajectory": summary.threshold_trajectory,
-        "early_zero_variance_share": early_zero_variance(summary.tensorboard_dir, args.early),
-        "seconds": round(summary.seconds, 1),
+        "early_zero_variance_share": early_zero_variance(Path(summary.metrics_file), args.early),
+        "warm_start": summary.warm_start, "seconds": round(summary.seconds, 1),
     }
 
 
-def print_table(results: list[dict[str, Any]]) -> None:
-    start = results[0]["start"] if results else {}
-    if start:
-        print(f"\nstarting model (seed {results[0]['seed']}): A@0.5 {start['A@0.5']:.3f}  A@0.8 {start['A@0.8']:.3f}  "
-              f"mIoU {start['mIoU']:.3f}  pseudo-mAP {start['pseudo_mAP']:.3f}")
-    print(f"\n{'schedule':<24}{'seed':>5}{'A@0.5':>8}{'A@0.8':>8}{'mIoU':>8}{'pmAP':>8}{'dmIoU':>8}"
-          f"{'zero-var early':>16}{'final tau':>11}")
-    for result in results:
-        metrics, start = result["heldout"], result["start"]
-        delta = metrics["mIoU"] - start["mIoU"]
-        print(f"{result['schedule']:<24}{result['seed']:>5}{metrics['A@0.5']:>8.3f}{metrics['A@0.8']:>8.3f}"
-              f"{metrics['mIoU']:>8.3f}{metrics['pseudo_mAP']:>8.3f}{delta:>+8.3f}"
-              f"{result['early_zero_variance_share']:>16.3f}{result['final_threshold']:>11.2f}")
-    by_schedule: dict[str, list[dict[str, Any]]] = {}
-    for result in results:
-        by_schedule.setdefault(result["schedule"], []).append(result)
-    if any(len(group) > 1 for group in by_schedule.values()):
-        print("\nmean over seeds")
-        for name, group in by_schedule.items():
-            mean = {key: statistics.fmean(r["heldout"][key] for r in group) for key in ("A@0.5", "A@0.8", "mIoU")}
-            zero = statistics.fmean(r["early_zero_variance_share"] for r in group)
-            print(f"{name:<24} A@0.5 {mean['A@0.5']:.3f}  A@0.8 {mean['A@0.8']:.3f}  mIoU {mean['mIoU']:.3f}  "
-                  f"early zero-variance share {zero:.3f}")
+def warm_up(seed: int, difficulty: str, args: argparse.Namespace) -> str:
+    """Build (or find) the cached warm start of one seed and preset, before the arms share it."""
+    import torch
+
+    from medloc.training import prepare_model
+
+    torch.set_num_threads(args.threads)
+    settings = settings_for(ARMS["fixed-0.5"], seed, difficulty, args, Path(args.work_dir) / "warmup")
+    return prepare_model(settings, progress=False)[0]
+
+
+def mean_std(values: Sequence[float]) -> str:
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    if not values:
+        return "n/a"
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.3f}+-{spread:.3f}"
+
+
+def report(results: list[dict[str, Any]], arm_order: Sequence[str]) -> dict[str, Any]:
+    """Print per preset and arm the mean +- std table; return it as data."""
+    table: dict[str, Any] = {}
+    for difficulty in sorted({r["difficulty"] for r in results}):
+        rows = [r for r in results if r["difficulty"] == difficulty]
+        starts = [r["start"] for r in rows]
+        print(f"\n## preset {difficulty!r}: {len({r['seed'] for r in rows})} seed(s), "
+              f"{max(r['steps'] for r in rows)} GRPO steps; warm start on the same rows: "
+              + "  ".join(f"{m} {mean_std([s[m] for s in starts])}" for m in ("A@0.5", "A@0.8", "mIoU")))
+        print(f"{'arm':<19}{'n':>2} {'A@0.5':>12} {'A@0.8':>12} {'pseudo-mAP':>12} {'mIoU':>12} {'dmIoU':>13} "
+              f"{'zero-var early':>14}  tau reached at step " + "/".join(f"{level:g}" for level in TAU_LEVELS))
+        table[difficulty] = {}
+        for arm in [a for a in arm_order if any(r["arm"] == a for r in rows)]:
+            group = [r for r in rows if r["arm"] == arm]
+            cells = {m: mean_std([r["heldout"][m] for r in group]) for m in METRICS}
+            cells["dmIoU"] = mean_std([r["heldout"]["mIoU"] - r["start"]["mIoU"] for r in group])
+            cells["early_zero_variance_share"] = mean_std([r["early_zero_variance_share"] for r in group])
+            reached = {}
+            for level in TAU_LEVELS:
+                steps = [r["tau_level_steps"].get(f"{level:g}") for r in group]
+                hit = [s for s in steps if s is not None]
+                reached[f"{level:g}"] = f"{statistics.fmean(hit):.0f}({len(hit)}/{len(group)})" if hit else "-"
+            cells["tau_reached"] = reached
+            table[difficulty][arm] = {**cells, "n": len(group)}
+            print(f"{arm:<19}{len(group):>2} {cells['A@0.5']:>12} {cells['A@0.8']:>12} {cells['pseudo_mAP']:>12} "
+                  f"{cells['mIoU']:>12} {cells['dmIoU']:>13} {cells['early_zero_variance_share']:>14}  "
+                  + " ".join(reached.values()))
+    return table
+
+
+def plot(results: list[dict[str, Any]], arm_order: Sequence[str], path: Path) -> Path | None:
+    """Threshold trajectories and held-out mIoU curves per arm (mean over seeds), one row per preset."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed (pip install -e '.[plots]'): no figure")
+        return None
+    presets = sorted({r["difficulty"] for r in results})
+    figure, axes = plt.subplots(len(presets), 3, figsize=(17, 4.6 * len(presets)), squeeze=False)
+    colours = plt.get_cmap("tab10")
+    for row, difficulty in enumerate(presets):
+        for index, arm in enumerate([a for a in arm_order if any(r["arm"] == a and r["difficulty"] == difficulty
+                                                                  for r in results)]):
+            group = [r for r in results if r["arm"] == arm and r["difficulty"] == difficulty]
+            colour = colours(index % 10)
+            for run in group:
+                steps, taus = zip(*run["threshold_trajectory"])
+                axes[row][0].plot(steps, taus, color=colour, alpha=0.45, drawstyle="steps-post",
+                                  label=arm if run is group[0] else None)
+            for column, metric in ((1, "mIoU"), (2, "A@0.5")):
+                steps = [step for step, _ in group[0]["heldout_history"]]
+                values = [statistics.fmean(r["heldout_history"][i][1][metric] for r in group
+                                           if len(r["heldout_history"]) > i) for i in range(len(steps))]
+                axes[row][column].plot(steps, values, marker="o", color=colour, label=arm)
+        axes[row][0].set(title=f"{difficulty}: IoU threshold tau (each seed)", xlabel="GRPO step", ylabel="tau")
+        axes[row][1].set(title=f"{difficulty}: held-out mIoU (mean over seeds)", xlabel="GRPO step")
+        axes[row][2].set(title=f"{difficulty}: held-out A@0.5 (mean over seeds)", xlabel="GRPO step")
+        axes[row][0].legend(fontsize=7, loc="upper left")
+        axes[row][2].legend(fontsize=7, loc="best")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    return path
+
+
+def load_results(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--schedules", nargs="+", default=["fixed:threshold=0.5", "adaptive"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--max-steps", type=int, default=TrainSettings.max_steps)
-    parser.add_argument("--learning-rate", type=float, default=None)
-    parser.add_argument("--beta", type=float, default=None, help="KL coefficient (default: medloc train's)")
-    parser.add_argument("--difficulty", default=TrainSettings.difficulty, help="synthetic data preset")
+    parser.add_argument("--arms", nargs="+", default=list(ARMS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--difficulty", nargs="+", default=["easy", "standard"], help="synthetic presets")
+    parser.add_argument("--max-steps", type=int, default=300)
     parser.add_argument("--heldout-rows", type=int, default=256)
+    parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--early", type=int, default=30, help="steps counted as 'early' for the zero-variance share")
+    parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (processes)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument("--work-dir", default="experiments/runs")
     parser.add_argument("--cache-dir", default=TrainSettings.cache_dir)
-    parser.add_argument("--out", default=str(RESULTS))
-    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--name", default="compare_schedules", help="results file stem in experiments/results/")
+    parser.add_argument("--report", action="store_true", help="only print the tables and draw the figure")
     args = parser.parse_args()
 
-    results = [run_one(*parse_schedule(spec), seed, args) for seed in args.seeds for spec in args.schedules]
-    print_table(results)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"settings": vars(args), "results": results}, indent=2))
-    print(f"\nwritten to {args.out}")
+    arms = dict(parse_arm(spec) for spec in args.arms)
+    runs_file = RESULTS_DIR / f"{args.name}.jsonl"
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    results = load_results(runs_file)
+    done = {(r["arm"], r["seed"], r["difficulty"]) for r in results if r["steps"] == args.max_steps}
+    todo = [(name, seed, difficulty) for difficulty in args.difficulty for seed in args.seeds for name in arms
+            if (name, seed, difficulty) not in done]
+    if not args.report and todo:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        started = time.time()
+        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+            pairs = sorted({(seed, difficulty) for _, seed, difficulty in todo})
+            for future in as_completed([pool.submit(warm_up, seed, difficulty, args) for seed, difficulty in pairs]):
+                print(f"warm start ready: {future.result()}", flush=True)
+            futures = {pool.submit(run_one, name, arms[name], seed, difficulty, args): (name, seed, difficulty)
+                       for name, seed, difficulty in todo}
+            for count, future in enumerate(as_completed(futures), 1):
+                result = future.result()
+                with runs_file.open("a") as file:
+                    file.write(json.dumps(result) + "\n")
+                results.append(result)
+                print(f"[{count}/{len(todo)} {time.time() - started:.0f}s] {result['difficulty']} {result['arm']} "
+                      f"seed {result['seed']}: mIoU {result['start']['mIoU']:.3f} -> {result['heldout']['mIoU']:.3f}, "
+                      f"final tau {result['final_threshold']:.2f}, {result['seconds']:.0f}s", flush=True)
+    selected = [r for r in results if r["arm"] in arms and r["seed"] in args.seeds and r["difficulty"] in args.difficulty]
+    table = report(selected, list(arms))
+    (RESULTS_DIR / f"{args.name}_summary.json").write_text(json.dumps(
+        {"settings": {k: v for k, v in vars(args).items() if k != "report"}, "table": table}, indent=2))
+    figure = plot(selected, list(arms), RESULTS_DIR / f"{args.name}.png") if selected else None
+    print(f"\nruns: {runs_file}\nsummary: {RESULTS_DIR / f'{args.name}_summary.json'}" + (f"\nfigure: {figure}" if figure else ""))
 
 
 if __name__ == "__main__":

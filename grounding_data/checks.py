@@ -18,17 +18,18 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from grounding_data.dicom import DICOM_SUFFIXES, dicom_size, is_dicom_path
 from grounding_data.errors import ConversionReport, DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-DICOM_SUFFIXES = (".dicom", ".dcm")
 
 
 def image_size(path: Path, file: str | Path, row: int | str | None) -> tuple[int, int]:
-    """(width, height) of the image at ``path``, read from its header.
+    """(width, height) of the image at ``path``, read from its header (DICOM: ``Columns x Rows``).
 
     Raises ``DataError`` "missing image" or "unreadable image" naming ``file``/``row``
-    (the annotation that points at the image).
+    (the annotation that points at the image); a DICOM whose compression pydicom cannot
+    decode raises "unsupported DICOM compression" with the package to install.
 
     Example::
 
@@ -37,6 +38,8 @@ def image_size(path: Path, file: str | Path, row: int | str | None) -> tuple[int
     """
     if not path.is_file():
         raise DataError("missing image", f"no file {path}", file, row)
+    if is_dicom_path(path):
+        return dicom_size(path, file, row)
     try:
         with Image.open(path) as im:
             return im.size
@@ -45,10 +48,9 @@ def image_size(path: Path, file: str | Path, row: int | str | None) -> tuple[int
 
 
 def find_image(folder: Path, stem: str, file: str | Path, row: int | str | None) -> Path:
-    """The PNG/JPEG file named ``stem`` (+ .png/.jpg/.jpeg) in ``folder``.
+    """The image file named ``stem`` in ``folder``: a PNG/JPEG copy if there is one, else the DICOM.
 
-    DICOM files are not read (the model needs an RGB image): a ``stem.dicom``/``.dcm``
-    alone gives a "DICOM image" error asking for a full-resolution PNG copy.
+    Looks for ``stem`` + .png/.jpg/.jpeg, then + .dcm/.dicom (read by :mod:`grounding_data.dicom`).
 
     Example::
 
@@ -60,11 +62,10 @@ def find_image(folder: Path, stem: str, file: str | Path, row: int | str | None)
         if candidate.is_file():
             return candidate
     for suffix in DICOM_SUFFIXES:
-        if (folder / f"{stem}{suffix}").is_file():
-            raise DataError("DICOM image", f"{folder / (stem + suffix)} is DICOM: convert it to PNG at "
-                            f"full resolution as {folder / (stem + '.png')} (boxes are in DICOM pixels)",
-                            file, row)
-    raise DataError("missing image", f"no {stem}.png/.jpg/.jpeg in {folder}", file, row)
+        candidate = folder / f"{stem}{suffix}"
+        if candidate.is_file():
+            return candidate
+    raise DataError("missing image", f"no {stem}.png/.jpg/.jpeg/.dcm/.dicom in {folder}", file, row)
 
 
 def box_from_xywh(values: list[float]) -> list[float]:

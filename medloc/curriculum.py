@@ -1,4 +1,8 @@
-"""``IoUCurriculum``: the reward curriculum as a TRL callback plus reward function.
+"""Reward curricula as a TRL callback plus reward function: ``ThresholdCurriculum`` and ``IoUCurriculum``.
+
+``ThresholdCurriculum(metric, schedule)`` drives any thresholded reward ``1[score >= tau]``, where
+``metric(completions, columns)`` gives a "higher is better" score in [0, 1] per completion (a
+grade closeness, an answer F1, ...). ``IoUCurriculum`` is its grounding form: the score is the IoU.
 
 Drop it into an existing ``GRPOTrainer`` script::
 
@@ -8,7 +12,7 @@ Drop it into an existing ``GRPOTrainer`` script::
                           args=args, train_dataset=ds, callbacks=[curriculum])
 
 ``curriculum.reward`` scores each completion ``1[IoU >= tau]`` against the row's ``boxes``
-column and, on training batches only, feeds the IoUs of *all* processes to the schedule,
+column and, on training batches only, feeds the IoUs (scores) of *all* processes to the schedule,
 then lets it update tau. TRL computes rewards once per generation batch, so tau changes only
 between generation batches: one schedule step = one generation batch (= one optimizer step
 with TRL's defaults ``steps_per_generation = gradient_accumulation_steps``, ``num_iterations = 1``).
@@ -42,16 +46,25 @@ STATE_KEY_PREFIX = "medloc:"
 TIME_BASED = ("linear", "cosine")
 
 
-class IoUCurriculum(TrainerCallback):
-    """A binary IoU reward whose threshold follows a schedule, as a TRL callback.
+Metric = Callable[[Sequence[Any], dict[str, Any]], Any]
+"""``metric(completions, columns) -> (N,)`` scores in [0, 1], higher is better; ``columns`` are TRL's per-row lists."""
+
+
+class ThresholdCurriculum(TrainerCallback):
+    """A binary reward ``1[score >= tau]`` on any [0, 1] score, tau following a schedule, as a TRL callback.
+
+    The schedule sees the raw scores exactly as :class:`IoUCurriculum`'s sees IoUs: the
+    ``adaptive`` rule's hit rate is ``mean(score >= tau)`` and its margin ``mean(score - tau)``.
+    Scores outside [0, 1] are clipped and NaN counts as 0, so a sloppy metric never breaks training.
 
     Args:
+        metric: ``metric(completions, columns)`` returning one score in [0, 1] per completion,
+            e.g. :func:`medloc.grades.grade_closeness`.
         schedule: a schedule name from :func:`schedulers.available` or a
             :class:`schedulers.RewardSchedule` instance. Default ``"adaptive"``.
-        frame: how the model writes coordinates (see :mod:`medloc.frames`): ``"pixels"``,
-            ``"unit"``, ``"grid-N"``, ``"qwen2.5-vl"``, or a frame object. Default ``"pixels"``.
         name: the reward's name in TRL's logs and the key of its state in checkpoints; give two
-            curricula in one trainer different names. Default ``"iou_curriculum"``.
+            curricula in one trainer different names. Default ``"threshold_curriculum"``.
+        metric_name: how the score is called in the logs (``medloc/mean_<metric_name>``).
         num_generations: group size G; read from the GRPO config when the training starts.
         tensorboard_dir: where the ``medloc/`` section is written; default: TRL's
             ``TENSORBOARD_LOGGING_DIR`` if set, else ``<output_dir>/runs/medloc``. Written only
@@ -60,25 +73,33 @@ class IoUCurriculum(TrainerCallback):
             ``cosine`` without ``total_steps`` span the whole training run.
 
     Example:
-        >>> curriculum = IoUCurriculum("fixed", threshold=0.5)
-        >>> curriculum.reward(["[0, 0, 10, 10]", "junk"], boxes=[[[0, 0, 10, 10]]] * 2, width=[64] * 2, height=[64] * 2)
+        >>> closeness = lambda completions, columns: [1.0 if c == columns["truth"][i] else 0.4
+        ...                                           for i, c in enumerate(completions)]
+        >>> ThresholdCurriculum(closeness, "fixed", threshold=0.3).reward(["a", "b"], truth=["a", "a"])
+        [1.0, 1.0]
+        >>> ThresholdCurriculum(closeness, "fixed", threshold=0.8).reward(["a", "b"], truth=["a", "a"])
         [1.0, 0.0]
     """
 
     def __init__(
         self,
+        metric: Metric,
         schedule: str | RewardSchedule = "adaptive",
         *,
-        frame: str | CoordinateFrame = "pixels",
-        name: str = "iou_curriculum",
+        name: str = "threshold_curriculum",
+        metric_name: str = "score",
         num_generations: int | None = None,
         tensorboard_dir: str | None = None,
         **options: Any,
     ) -> None:
+        if not callable(metric):
+            raise TypeError(f"{type(self).__name__}: 'metric' must be callable, got {type(metric).__name__}")
+        self.metric = metric
+        self.metric_name = metric_name
         self._fill_total_steps = False
         if isinstance(schedule, RewardSchedule):
             if options:
-                raise ValueError(f"IoUCurriculum: options {sorted(options)} given with a schedule object")
+                raise ValueError(f"{type(self).__name__}: options {sorted(options)} given with a schedule object")
             self.schedule = schedule
         elif isinstance(schedule, str):
             if schedule in TIME_BASED and "total_steps" not in options:
@@ -86,13 +107,16 @@ class IoUCurriculum(TrainerCallback):
                 options = {**options, "total_steps": 1}
             self.schedule = schedulers.build(schedule, **options)
         else:
-            raise TypeError(f"IoUCurriculum: 'schedule' must be a name or a RewardSchedule, got {type(schedule).__name__}")
-        self.frame = get_frame(frame)
+            raise TypeError(
+                f"{type(self).__name__}: 'schedule' must be a name or a RewardSchedule, got {type(schedule).__name__}"
+            )
         if not name or not isinstance(name, str):
-            raise ValueError("IoUCurriculum: 'name' must be a non-empty string")
+            raise ValueError(f"{type(self).__name__}: 'name' must be a non-empty string")
         self.name = name
         if num_generations is not None and (not isinstance(num_generations, int) or num_generations < 1):
-            raise ValueError(f"IoUCurriculum: 'num_generations' must be an integer >= 1, got {num_generations!r}")
+            raise ValueError(
+                f"{type(self).__name__}: 'num_generations' must be an integer >= 1, got {num_generations!r}"
+            )
         self.num_generations = num_generations
         self.tensorboard_dir = tensorboard_dir
         self.reward = self._make_reward_function()
@@ -102,7 +126,7 @@ class IoUCurriculum(TrainerCallback):
 
     @property
     def threshold(self) -> float:
-        """The current IoU threshold tau."""
+        """The current threshold tau."""
         return self.schedule.threshold
 
     @property
@@ -116,44 +140,55 @@ class IoUCurriculum(TrainerCallback):
 
         reward.__name__ = self.name
         reward.__qualname__ = self.name
-        reward.__doc__ = f"1[IoU >= tau] with tau from the {self.schedule.name!r} schedule (medloc IoUCurriculum)."
+        reward.__doc__ = (
+            f"1[{self.metric_name} >= tau] with tau from the {self.schedule.name!r} schedule "
+            f"(medloc {type(self).__name__})."
+        )
         return reward
 
     def _is_training(self) -> bool:
         if self._model is None:
             if not self._warned_unregistered:
                 logger.warning(
-                    "IoUCurriculum.reward was called but the curriculum is not in the trainer's callbacks: "
+                    "%s.reward was called but the curriculum is not in the trainer's callbacks: "
                     "it cannot tell training from evaluation batches, so tau stays at %.3f. "
                     "Pass callbacks=[curriculum] to the trainer.",
-                    self.threshold,
+                    type(self).__name__, self.threshold,
                 )
                 self._warned_unregistered = True
             return False
         return bool(self._model.training)
 
+    def _scores(self, completions: Sequence[Any], columns: dict[str, Any]) -> np.ndarray:
+        scores = np.asarray(self.metric(completions, columns), dtype=np.float64).reshape(-1)
+        if scores.size != len(completions):
+            raise ValueError(
+                f"{type(self).__name__}: the metric returned {scores.size} scores for {len(completions)} completions"
+            )
+        return np.clip(np.nan_to_num(scores, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
+
     def _score(self, completions: Sequence[Any], columns: dict[str, Any]) -> list[float]:
-        ious = ious_from_columns(completions, self.frame, columns)
+        scores = self._scores(completions, columns)
         tau = self.schedule.threshold
-        rewards = (ious >= tau).astype(np.float64)
+        rewards = (scores >= tau).astype(np.float64)
         if self._is_training():
-            self._learn(ious, tau, columns.get("log_metric"))
+            self._learn(scores, tau, columns.get("log_metric"))
         return rewards.tolist()
 
-    def _learn(self, local_ious: np.ndarray, tau: float, log_metric: Callable[[str, float], None] | None) -> None:
-        all_ious, _ = gather_ious(local_ious)
-        groups = None if self.num_generations is None else np.arange(all_ious.size) // self.num_generations
-        self.schedule.observe(all_ious, groups)
+    def _learn(self, local_scores: np.ndarray, tau: float, log_metric: Callable[[str, float], None] | None) -> None:
+        scores, _ = gather_ious(local_scores)
+        groups = None if self.num_generations is None else np.arange(scores.size) // self.num_generations
+        self.schedule.observe(scores, groups)
         self.schedule.step()
         if log_metric is None:
             return
-        hits = (all_ious >= tau).astype(np.float64)
+        hits = (scores >= tau).astype(np.float64)
         metrics = {f"medloc/{key}": value for key, value in self.schedule.metrics().items()}
         metrics["medloc/threshold"] = tau
         metrics["medloc/hit_rate"] = float(hits.mean()) if hits.size else 0.0
-        metrics["medloc/mean_iou"] = float(all_ious.mean()) if all_ious.size else 0.0
-        if groups is not None and all_ious.size:
-            shares = group_shares(all_ious, groups, tau)  # correct for any scale_rewards, unlike TRL's
+        metrics[f"medloc/mean_{self.metric_name}"] = float(scores.mean()) if scores.size else 0.0
+        if groups is not None and scores.size:
+            shares = group_shares(scores, groups, tau)  # correct for any scale_rewards, unlike TRL's
             metrics["medloc/zero_variance_share"] = 1.0 - shares.informative
             metrics["medloc/starved_share"] = shares.starved
         for key, value in metrics.items():
@@ -215,3 +250,44 @@ class IoUCurriculum(TrainerCallback):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+class IoUCurriculum(ThresholdCurriculum):
+    """A binary IoU reward ``1[IoU >= tau]`` whose threshold follows a schedule, as a TRL callback.
+
+    The grounding form of :class:`ThresholdCurriculum`: the score is the IoU of the answer's
+    box(es) with the row's ``boxes`` column; logged as ``medloc/mean_iou``.
+
+    Args:
+        schedule: a schedule name from :func:`schedulers.available` or a
+            :class:`schedulers.RewardSchedule` instance. Default ``"adaptive"``.
+        frame: how the model writes coordinates (see :mod:`medloc.frames`): ``"pixels"``,
+            ``"unit"``, ``"grid-N"``, ``"qwen2.5-vl"``, or a frame object. Default ``"pixels"``.
+        name: the reward's name in TRL's logs and the key of its state in checkpoints; give two
+            curricula in one trainer different names. Default ``"iou_curriculum"``.
+        num_generations, tensorboard_dir, **options: as for :class:`ThresholdCurriculum`.
+
+    Example:
+        >>> curriculum = IoUCurriculum("fixed", threshold=0.5)
+        >>> curriculum.reward(["[0, 0, 10, 10]", "junk"], boxes=[[[0, 0, 10, 10]]] * 2, width=[64] * 2, height=[64] * 2)
+        [1.0, 0.0]
+    """
+
+    def __init__(
+        self,
+        schedule: str | RewardSchedule = "adaptive",
+        *,
+        frame: str | CoordinateFrame = "pixels",
+        name: str = "iou_curriculum",
+        num_generations: int | None = None,
+        tensorboard_dir: str | None = None,
+        **options: Any,
+    ) -> None:
+        self.frame = get_frame(frame)
+        super().__init__(
+            self._ious, schedule, name=name, metric_name="iou", num_generations=num_generations,
+            tensorboard_dir=tensorboard_dir, **options,
+        )
+
+    def _ious(self, completions: Sequence[Any], columns: dict[str, Any]) -> np.ndarray:
+        return ious_from_columns(completions, self.frame, columns)

@@ -14,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,8 +56,12 @@ def generate_answers(
     temperature: float | None = None,
     batch_size: int = 64,
     max_new_tokens: int = 40,
+    prompt: Callable[[Mapping[str, Any]], list[dict]] | None = None,
 ) -> list[str]:
     """Model answers for ``rows``: greedy (``temperature=None``) or ``num_samples`` samples each, row-major.
+
+    ``prompt(row)`` builds each row's conversation; default: the grounding prompt for
+    ``reasoning`` and ``frame`` (:func:`medloc.prompts.build_prompt`).
 
     Example:
         >>> from medloc.tiny_model import build_tiny_vlm
@@ -77,7 +81,10 @@ def generate_answers(
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
         prompts = [
-            processor.apply_chat_template(build_prompt(row, reasoning, frame), add_generation_prompt=True, tokenize=False)
+            processor.apply_chat_template(
+                prompt(row) if prompt else build_prompt(row, reasoning, frame), add_generation_prompt=True,
+                tokenize=False,
+            )
             for row in chunk
         ]
         inputs = processor(

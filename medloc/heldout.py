@@ -34,6 +34,9 @@ class HeldoutEvaluation(TrainerCallback):
         max_new_tokens: generation budget per answer.
     """
 
+    reported_metrics: tuple[str, ...] = REPORTED_METRICS
+    """The metrics written to TensorBoard as ``heldout/<key>``."""
+
     def __init__(
         self,
         rows: Sequence[Mapping[str, Any]],
@@ -77,14 +80,18 @@ class HeldoutEvaluation(TrainerCallback):
             self._writer.close()
             self._writer = None
 
+    def _score(self) -> Any:
+        """Evaluate the bound model on the rows; a result with a ``metrics`` dict."""
+        return evaluate(
+            self._model, self._processor, self.rows, self.reasoning, self.frame, max_new_tokens=self.max_new_tokens
+        )
+
     def _evaluate(self, step: int) -> None:
         if not self.rows or self._model is None:
             return
-        self.last = evaluate(
-            self._model, self._processor, self.rows, self.reasoning, self.frame, max_new_tokens=self.max_new_tokens
-        )
+        self.last = self._score()
         self.history.append((step, self.last.metrics))
         if self._writer is not None:
-            for key in REPORTED_METRICS:
+            for key in self.reported_metrics:
                 self._writer.add_scalar(TAG_PREFIX + key, self.last.metrics[key], step)
             self._writer.flush()

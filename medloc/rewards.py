@@ -21,7 +21,7 @@ from __future__ import annotations
 import io
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,8 @@ __all__ = [
     "SoftIoUReward",
     "FormatReward",
     "REASONING_LAYOUTS",
+    "has_box",
+    "has_text",
 ]
 
 REASONING_LAYOUTS = ("before", "after", "none")
@@ -240,15 +242,31 @@ _LAYOUT_PATTERNS = {
 _TAGS = ("<think>", "</think>", "<answer>", "</answer>")
 
 
-def _has_plausible_box(answer: str) -> bool:
+def has_box(answer: str) -> bool:
+    """Whether an answer block holds a box in a recognised format with finite numbers and positive area.
+
+    Example:
+        >>> has_box("[1, 2, 3, 4]"), has_box("[3, 2, 1, 4]"), has_box("C")
+        (True, False, False)
+    """
     boxes, _ = find_boxes(answer)
     return bool(boxes) and all(
         math.isfinite(x1 + y1 + x2 + y2) and x2 > x1 and y2 > y1 for x1, y1, x2, y2 in boxes
     )
 
 
+def has_text(answer: str) -> bool:
+    """Whether an answer block holds anything but whitespace (a format check for free-form answers).
+
+    Example:
+        >>> has_text(" moderate "), has_text("  ")
+        (True, False)
+    """
+    return bool(answer.strip())
+
+
 class FormatReward:
-    """``1.0`` if the completion follows the reasoning layout and its answer holds a box.
+    """``1.0`` if the completion follows the reasoning layout and its answer passes ``answer_check``.
 
     Layouts (whitespace allowed around and between blocks, each tag exactly once):
 
@@ -256,20 +274,27 @@ class FormatReward:
     - ``"after"``: ``<answer>...</answer><think>...</think>`` (Med-R1 "think after")
     - ``"none"``: ``<answer>...</answer>`` and no ``<think>`` tag
 
-    The answer must contain a box in a recognised format (see :mod:`medloc.parsing`) with
-    finite numbers and positive area; the image size is not checked here. Build it with
-    :func:`make_format_reward`.
+    ``answer_check(answer_text) -> bool`` judges the answer block's content. The default,
+    :func:`has_box`, asks for a box in a recognised format (see :mod:`medloc.parsing`) with
+    finite numbers and positive area (the image size is not checked here); any other answer
+    works too, e.g. :func:`medloc.choices.is_choice` for an option letter or :func:`has_text`.
+    Build it with :func:`make_format_reward`.
 
     Example:
         >>> FormatReward("after")(["<answer>[1, 2, 3, 4]</answer> <think>round, bright</think>",
         ...                        "<think>x</think><answer>[1, 2, 3, 4]</answer>"])
         [1.0, 0.0]
+        >>> FormatReward("before", answer_check=has_text)(["<think>faint</think><answer>C</answer>"])
+        [1.0]
     """
 
-    def __init__(self, reasoning: str = "before") -> None:
+    def __init__(self, reasoning: str = "before", answer_check: Callable[[str], bool] = has_box) -> None:
         if reasoning not in _LAYOUT_PATTERNS:
             raise ValueError(f"unknown reasoning layout {reasoning!r}; expected one of {', '.join(REASONING_LAYOUTS)}")
+        if not callable(answer_check):
+            raise TypeError(f"answer_check must be callable, got {type(answer_check).__name__}")
         self.reasoning = reasoning
+        self.answer_check = answer_check
         self._pattern = _LAYOUT_PATTERNS[reasoning]
         self._tag_counts = (0, 0, 1, 1) if reasoning == "none" else (1, 1, 1, 1)
         self.__name__ = f"format_reward_{reasoning}"
@@ -284,13 +309,20 @@ class FormatReward:
         if tuple(text.count(tag) for tag in _TAGS) != self._tag_counts:
             return 0.0
         match = self._pattern.fullmatch(text)
-        return 1.0 if match is not None and _has_plausible_box(match.group(1)) else 0.0
+        return 1.0 if match is not None and self._passes(match.group(1)) else 0.0
+
+    def _passes(self, answer: str) -> bool:
+        try:
+            return bool(self.answer_check(answer))
+        except Exception:  # a user's check must not crash training on a strange completion
+            return False
 
     def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float]:
         return [self.score(completion_text(completion)) for completion in completions]
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(reasoning={self.reasoning!r})"
+        check = getattr(self.answer_check, "__name__", repr(self.answer_check))
+        return f"{type(self).__name__}(reasoning={self.reasoning!r}, answer_check={check})"
 
 
 def make_binary_iou_reward(threshold: float, frame: str | CoordinateFrame = "pixels") -> BinaryIoUReward:
@@ -316,8 +348,10 @@ def make_soft_iou_reward(frame: str | CoordinateFrame = "pixels") -> SoftIoURewa
     return SoftIoUReward(frame)
 
 
-def make_format_reward(reasoning: str) -> FormatReward:
+def make_format_reward(reasoning: str, answer_check: Callable[[str], bool] = has_box) -> FormatReward:
     """A format reward for the ``"before"``, ``"after"`` or ``"none"`` layout, named ``format_reward_<layout>``.
+
+    ``answer_check`` judges the answer block (default :func:`has_box`; see :class:`FormatReward`).
 
     Raises:
         ValueError: an unknown layout (the message lists the allowed ones).
@@ -325,8 +359,11 @@ def make_format_reward(reasoning: str) -> FormatReward:
     Example:
         >>> make_format_reward("before")(["<think>a</think>\\n<answer>[1, 2, 3, 4]</answer>", "[1, 2, 3, 4]"])
         [1.0, 0.0]
+        >>> from medloc.choices import is_choice
+        >>> make_format_reward("none", answer_check=is_choice)(["<answer>(B)</answer>", "<answer>[1, 2, 3, 4]</answer>"])
+        [1.0, 0.0]
     """
-    return FormatReward(reasoning)
+    return FormatReward(reasoning, answer_check)
 
 
 def binary_iou_reward(

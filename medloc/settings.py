@@ -27,6 +27,10 @@ from medloc.prompts import REASONING_LAYOUTS
 from medloc.tiny_model import BUILTIN_MODEL, is_builtin_model
 
 SYNTHETIC = "synthetic"
+TASKS = ("grounding", "vqa", "grade")
+"""What a run trains: boxes, multiple-choice answers (Med-R1) or ordinal grades (VRFT-Aug)."""
+REWARDS = ("binary", "soft-iou")
+"""``binary``: 1[IoU >= tau], tau from the schedule; ``soft-iou``: the raw IoU (VLM-R1), the schedule only tracks."""
 SCHEDULE_FLAGS = ("threshold", "start", "target", "total_steps", "window", "increment", "min_margin",
                   "refresh_fraction", "density_guard")
 """Schedule options with a flag of their own; any other goes through ``--schedule-option KEY=VALUE``."""
@@ -58,6 +62,8 @@ class TrainSettings:
     Attributes:
         schedule: schedule name (built-in or plugin).
         schedule_options: the schedule's options (``--threshold``, ``--window``, ``--schedule-option``...).
+        reward: ``binary`` (1[IoU >= tau] with tau from the schedule) or ``soft-iou`` (the raw IoU,
+            VLM-R1's reward; the schedule then only tracks and logs).
         model: ``medloc/tiny-qwen2-vl`` (built locally, warm-started) or a path / hub id.
         data: ``synthetic``, a unified jsonl path, or a dataset format name (with ``data_root``).
         difficulty: synthetic data preset, ``easy`` or ``standard`` (warm start, GRPO and held-out rows).
@@ -78,10 +84,15 @@ class TrainSettings:
         warm_start_steps: warm-start SFT steps (default: the warm start's own default).
         cache_dir: where warm-started models are cached.
         grpo: pass-through ``GRPOConfig`` options (``--grpo KEY=VALUE``).
+        task: ``grounding`` (boxes), ``vqa`` (multiple choice) or ``grade`` (ordinal labels); see
+            :mod:`medloc.question_training`.
+        class_descriptions: a YAML/JSON file ``label: description`` whose descriptions the
+            ``vqa`` / ``grade`` prompts carry (prior knowledge).
     """
 
     schedule: str = "adaptive"
     schedule_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    reward: str = "binary"
     model: str = BUILTIN_MODEL
     data: str = SYNTHETIC
     difficulty: str = "easy"
@@ -106,6 +117,8 @@ class TrainSettings:
     warm_start_steps: int | None = None
     cache_dir: str = DEFAULT_CACHE_DIR
     grpo: dict[str, Any] = dataclasses.field(default_factory=dict)
+    task: str = "grounding"
+    class_descriptions: str | None = None
 
     @classmethod
     def from_sources(
@@ -157,6 +170,8 @@ class TrainSettings:
 
         if self.difficulty not in DIFFICULTIES:
             raise SettingsError("--difficulty", f"must be one of {', '.join(DIFFICULTIES)}, got {self.difficulty!r}")
+        if self.reward not in REWARDS:
+            raise SettingsError("--reward", f"must be one of {', '.join(REWARDS)}, got {self.reward!r}")
         if self.reasoning not in REASONING_LAYOUTS:
             raise SettingsError("--reasoning", f"must be one of {', '.join(REASONING_LAYOUTS)}, got {self.reasoning!r}")
         if self.frame is not None:
@@ -193,6 +208,15 @@ class TrainSettings:
             raise SettingsError(option, message) from None
 
     def _check_data(self) -> None:
+        if self.task not in TASKS:
+            raise SettingsError("--task", f"must be one of {', '.join(TASKS)}, got {self.task!r}")
+        if self.task != "grounding":
+            from medloc.question_training import check_question_settings
+
+            check_question_settings(self)
+            return
+        if self.class_descriptions is not None:
+            raise SettingsError("--class-descriptions", "prior knowledge is for --task vqa or --task grade")
         if self.data == SYNTHETIC:
             return
         from grounding_data import formats

@@ -53,6 +53,14 @@ TAG_TOKENS = ["<think>", "</think>", "<answer>", "</answer>"]
 CHARACTERS = [c for c in string.printable if c not in "\x0b\x0c\r"]
 """The character vocabulary: printable ASCII, space, tab and newline."""
 
+NUMBER_TOKENS = [str(i) for i in range(101)] + [f"{i:02d}" for i in range(10)]
+"""One token per coordinate value of the 0..100 grid (plus "00".."09"), as location tokens in
+Pix2Seq and Florence-2: a coordinate is one prediction, not a digit sequence, and the decoded text
+is unchanged (``[12,34,56,78]``). Longer digit runs split into these pieces, so nothing is lost."""
+
+CHARACTER_SPLIT = Regex("(?m).")
+NUMBER_SPLIT = Regex(r"100|\d{1,2}|(?m).")
+
 CHAT_TEMPLATE = (
     "{%- for message in messages -%}"
     "<|im_start|>{{ message['role'] + '\\n' }}"
@@ -73,7 +81,10 @@ CHAT_TEMPLATE = (
 
 @dataclasses.dataclass(frozen=True)
 class TinyVLMSize:
-    """Sizes of the tiny model; defaults are the ones REFERENCE.md section 6 measured to learn.
+    """Sizes of the tiny model. ``merge_size=1`` gives 64 image tokens of 14 px for a 112 px image
+    (an 8x8 grid; Qwen's default 2 gives 16 tokens of 28 px, coarse for 12-40 px lesions), and
+    ``number_tokens`` makes every coordinate value one token; both measured in
+    ``experiments/results/warmstart_findings.md``.
 
     Example:
         >>> TinyVLMSize(hidden_size=96).num_heads
@@ -89,10 +100,11 @@ class TinyVLMSize:
     vision_width: int = 64
     vision_heads: int = 4
     patch_size: int = 14
-    merge_size: int = 2
+    merge_size: int = 1
     image_size: int = 112
     rope_theta: float = 10.0
     max_position_embeddings: int = 1024
+    number_tokens: bool = True
 
 
 def is_builtin_model(name: str | None) -> bool:
@@ -105,17 +117,26 @@ def is_builtin_model(name: str | None) -> bool:
     return name is None or name == BUILTIN_MODEL
 
 
-def build_tokenizer() -> PreTrainedTokenizerFast:
+def build_tokenizer(number_tokens: bool = True) -> PreTrainedTokenizerFast:
     """Character-level tokenizer with the Qwen special tokens, reasoning tags and chat template.
+
+    With ``number_tokens`` every number 0..100 is one token (see :data:`NUMBER_TOKENS`); without,
+    every digit is a character token.
 
     Example:
         >>> tok = build_tokenizer()
+        >>> tok.convert_ids_to_tokens(tok("[7,42,100]")["input_ids"])
+        ['[', '7', ',', '42', ',', '100', ']']
         >>> tok.decode(tok("<answer>[1,2]</answer>")["input_ids"])
         '<answer>[1,2]</answer>'
     """
-    vocab = {token: i for i, token in enumerate(SPECIAL_TOKENS + TAG_TOKENS + CHARACTERS)}
+    tokens = SPECIAL_TOKENS + TAG_TOKENS + (NUMBER_TOKENS if number_tokens else []) + CHARACTERS
+    vocab: dict[str, int] = {}
+    for token in tokens:
+        vocab.setdefault(token, len(vocab))
     backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<|endoftext|>"))
-    backend.pre_tokenizer = pre_tokenizers.Split(Regex("(?m)."), behavior="isolated")
+    split = NUMBER_SPLIT if number_tokens else CHARACTER_SPLIT
+    backend.pre_tokenizer = pre_tokenizers.Split(split, behavior="isolated")
     backend.decoder = decoders.Fuse()
     backend.add_special_tokens(SPECIAL_TOKENS)
     backend.add_tokens(TAG_TOKENS)
@@ -138,7 +159,7 @@ def build_processor(size: TinyVLMSize | None = None) -> Qwen2VLProcessor:
 
     Example:
         >>> build_processor().image_processor.merge_size
-        2
+        1
     """
     size = size or TinyVLMSize()
     pixels = size.image_size**2
@@ -151,7 +172,7 @@ def build_processor(size: TinyVLMSize | None = None) -> Qwen2VLProcessor:
     )
     return Qwen2VLProcessor(
         image_processor=Qwen2VLImageProcessor(**vision),
-        tokenizer=build_tokenizer(),
+        tokenizer=build_tokenizer(size.number_tokens),
         video_processor=Qwen2VLVideoProcessor(**vision),
         chat_template=CHAT_TEMPLATE,
     )

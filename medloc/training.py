@@ -24,13 +24,14 @@ import torch
 from accelerate import PartialState
 from datasets import Dataset
 from datasets import Image as ImageFeature
-from transformers import TrainerCallback
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from medloc.curriculum import IoUCurriculum
 from medloc.frames import CoordinateFrame, get_frame
 from medloc.heldout import HeldoutEvaluation
+from medloc.progress import TrainingProgress
 from medloc.prompts import build_prompt
-from medloc.rewards import make_format_reward
+from medloc.rewards import make_format_reward, make_soft_iou_reward
 from medloc.settings import SYNTHETIC, SettingsError, TrainSettings
 from medloc.tiny_model import is_builtin_model
 
@@ -39,6 +40,8 @@ logger = logging.getLogger(__name__)
 TENSORBOARD_SUBDIR = "tensorboard"
 FINAL_MODEL_SUBDIR = "final_model"
 SUMMARY_FILE = "summary.json"
+METRICS_FILE = "metrics.jsonl"
+"""Every metric logged during GRPO, one JSON line per logged step."""
 MODEL_INFO_FILE = "medloc.json"
 """Written next to a trained model: the frame and reasoning layout it answers in."""
 
@@ -77,29 +80,34 @@ class TrainSummary:
     start_threshold: float
     final_threshold: float
     threshold_trajectory: list[tuple[int, float]]
+    raises: list[tuple[int, float, float]]
     heldout: dict[str, float]
     heldout_history: list[tuple[int, dict[str, float]]]
     output_dir: str
     tensorboard_dir: str
     final_model_dir: str
+    metrics_file: str
+    reward: str = "binary"
     warm_start: dict[str, Any] | None = None
     data_report: dict[str, Any] | None = None
 
     def lines(self) -> list[str]:
         """The human-readable summary."""
         minutes, seconds = divmod(int(round(self.seconds)), 60)
-        raises = sum(1 for (_, a), (_, b) in zip(self.threshold_trajectory, self.threshold_trajectory[1:]) if b > a)
-        metrics = self.heldout
         lines = [
-            f"medloc train finished: {self.steps} GRPO steps in {minutes}m{seconds:02d}s, schedule {self.schedule!r}",
-            f"  threshold: {self.start_threshold:.2f} -> {self.final_threshold:.2f} ({raises} raise(s))",
+            f"medloc train finished: {self.steps} GRPO steps in {minutes}m{seconds:02d}s, schedule {self.schedule!r}"
+            + ("" if self.reward == "binary" else f", reward {self.reward!r}"),
+            f"  threshold: {self.start_threshold:.2f} -> {self.final_threshold:.2f}, "
+            + (", ".join(f"raised at step {step} ({old:.2f}->{new:.2f})" for step, old, new in self.raises)
+               or "never raised"),
         ]
-        if metrics:
-            lines.append(
-                f"  held-out ({int(metrics['n'])} rows): A@0.5 {metrics['A@0.5']:.3f}  A@0.8 {metrics['A@0.8']:.3f}  "
-                f"pseudo-mAP {metrics['pseudo_mAP']:.3f}  mIoU {metrics['mIoU']:.3f}  "
-                f"valid answers {metrics['format_valid_rate']:.2f}"
-            )
+        if self.heldout:
+            before = self.heldout_history[0][1] if self.heldout_history and self.heldout_history[0][0] == 0 else None
+            lines.append(f"  held-out ({int(self.heldout['n'])} rows)    A@0.5   A@0.8    mIoU  pseudo-mAP  valid")
+            for label, metrics in (("before GRPO", before), ("after GRPO", self.heldout)):
+                if metrics:
+                    lines.append(f"    {label:<18}{metrics['A@0.5']:>7.3f}{metrics['A@0.8']:>8.3f}{metrics['mIoU']:>8.3f}"
+                                 f"{metrics['pseudo_mAP']:>12.3f}{metrics['format_valid_rate']:>7.2f}")
         if self.warm_start and self.warm_start.get("stalled"):
             lines.append(
                 f"  WARNING: the warm start stalled (held-out mIoU {self.warm_start['mIoU']:.3f}, average-box baseline "
@@ -108,7 +116,7 @@ class TrainSummary:
             )
         lines += [
             f"  model:       {self.final_model_dir}",
-            f"  TensorBoard: {self.tensorboard_dir}",
+            f"  metrics:     {self.metrics_file}",
             f"  view with:   tensorboard --logdir {self.tensorboard_dir}",
         ]
         return lines
@@ -234,6 +242,29 @@ def prepare_model(settings: TrainSettings, progress: bool) -> tuple[str, dict[st
     return str(path), {key: metrics[key] for key in keys if key in metrics}
 
 
+def grounding_reward(kind: str, curriculum: IoUCurriculum) -> Any:
+    """The grounding reward of a run: the curriculum's binary reward, or the raw IoU (``soft-iou``).
+
+    With ``soft-iou`` the curriculum still sees every training batch, so the logs show the hit
+    rate and zero-variance share at its threshold, but its reward is not used.
+
+    Example:
+        >>> curriculum = IoUCurriculum("fixed", threshold=0.5)
+        >>> reward = grounding_reward("soft-iou", curriculum)
+        >>> reward(["[0, 0, 5, 10]"], boxes=[[[0, 0, 10, 10]]], width=[100], height=[100])
+        [0.5]
+    """
+    if kind == "binary":
+        return curriculum.reward
+    soft = make_soft_iou_reward(curriculum.frame)
+
+    def soft_iou(completions: Sequence[Any], **columns: Any) -> list[float]:
+        curriculum.reward(completions, **columns)
+        return soft(completions, **columns)
+
+    return soft_iou
+
+
 def grpo_arguments(settings: TrainSettings, output_dir: Path) -> Any:
     """The ``GRPOConfig`` of the run; ``settings.grpo`` overrides everything medloc sets."""
     from trl import GRPOConfig
@@ -270,7 +301,14 @@ def grpo_arguments(settings: TrainSettings, output_dir: Path) -> Any:
 
 
 def run_training(settings: TrainSettings, progress: bool = True, resume: bool = False) -> TrainSummary:
-    """Run the job described by validated ``settings``; return (and write) its summary."""
+    """Run the job described by validated ``settings``; return (and write) its summary.
+
+    ``--task vqa`` / ``--task grade`` runs go to :func:`medloc.question_training.run_question_training`.
+    """
+    if settings.task != "grounding":
+        from medloc.question_training import run_question_training
+
+        return run_question_training(settings, progress, resume)
     from transformers import AutoModelForImageTextToText, AutoProcessor
     from trl import GRPOTrainer
 
@@ -299,17 +337,22 @@ def run_training(settings: TrainSettings, progress: bool = True, resume: bool = 
         heldout_rows, settings.eval_every, settings.reasoning, frame, log_dir=str(tensorboard_dir),
         max_new_tokens=settings.max_completion_length,
     )
-    trajectory = ThresholdTrajectory(curriculum)
+    progress_display = TrainingProgress(curriculum, output_dir / METRICS_FILE, show=progress,
+                                        heldout_history=heldout.history)
     trainer = GRPOTrainer(
         model=model,
         processing_class=processor,
-        reward_funcs=[make_format_reward(settings.reasoning), curriculum.reward],
+        reward_funcs=[make_format_reward(settings.reasoning), grounding_reward(settings.reward, curriculum)],
         args=args,
         train_dataset=training_dataset(train_rows, settings.reasoning, frame),
-        callbacks=[curriculum, heldout, trajectory],
+        callbacks=[curriculum, heldout, progress_display],
     )
+    trainer.remove_callback(ProgressCallback)  # TRL's bar prints every metrics dict; medloc's shows the few that matter
+    trainer.remove_callback(PrinterCallback)
     start_threshold = curriculum.threshold
     has_checkpoint = resume and any(output_dir.glob("checkpoint-*"))
+    if not has_checkpoint and trainer.accelerator.is_main_process:
+        (output_dir / METRICS_FILE).unlink(missing_ok=True)  # a fresh run starts a fresh log
     trainer.train(resume_from_checkpoint=True if has_checkpoint else None)
     final_model_dir = output_dir / FINAL_MODEL_SUBDIR
     trainer.save_model(str(final_model_dir))
@@ -323,29 +366,18 @@ def run_training(settings: TrainSettings, progress: bool = True, resume: bool = 
         seconds=time.time() - started,
         start_threshold=start_threshold,
         final_threshold=curriculum.threshold,
-        threshold_trajectory=trajectory.points,
+        threshold_trajectory=progress_display.trajectory,
+        raises=progress_display.raises,
         heldout=heldout.history[-1][1] if heldout.history else {},
         heldout_history=heldout.history,
         output_dir=str(output_dir),
         tensorboard_dir=str(tensorboard_dir),
         final_model_dir=str(final_model_dir),
+        metrics_file=str(output_dir / METRICS_FILE),
+        reward=settings.reward,
         warm_start=warm_metrics,
         data_report=data_report,
     )
     if trainer.accelerator.is_main_process:
         (output_dir / SUMMARY_FILE).write_text(json.dumps(dataclasses.asdict(summary), indent=2, default=str))
     return summary
-
-
-class ThresholdTrajectory(TrainerCallback):
-    """Records ``(step, tau)`` after every optimizer step, for the summary."""
-
-    def __init__(self, curriculum: IoUCurriculum) -> None:
-        self.curriculum = curriculum
-        self.points: list[tuple[int, float]] = []
-
-    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.points.append((state.global_step, self.curriculum.threshold))
-
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.points.append((state.global_step, self.curriculum.threshold))

@@ -38,7 +38,7 @@ from medloc.parsing import parse_batch
 from medloc.prompts import answer_text, build_prompt, location_words
 from medloc.tiny_model import build_tiny_vlm
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 """Bump when the warm-start recipe changes in a way the config hash cannot see."""
 TRAIN_START = 1_000_000
 """Warm-start rows come from the synthetic train stream from this index on (GRPO uses 0..)."""
@@ -59,7 +59,7 @@ class WarmStartConfig:
         32
     """
 
-    max_steps: int = 900
+    max_steps: int = 1000
     batch_size: int = 32
     learning_rate: float = 2e-3
     warmup_ratio: float = 0.05

@@ -14,6 +14,8 @@ Example:
 from schedulers.adaptive import AdaptiveSchedule, Decision
 from schedulers.base import RewardSchedule
 from schedulers.fixed import FixedSchedule
+from schedulers.informative import InformativeSchedule
+from schedulers.progress import ProgressSchedule
 from schedulers.registry import ENTRY_POINT_GROUP, available, build, schedule_class, schedule_options
 from schedulers.time_based import CosineSchedule, LinearSchedule
 from schedulers.tracker import GroupShares, PerformanceTracker, WindowStats
@@ -25,8 +27,10 @@ __all__ = [
     "Decision",
     "FixedSchedule",
     "GroupShares",
+    "InformativeSchedule",
     "LinearSchedule",
     "PerformanceTracker",
+    "ProgressSchedule",
     "RewardSchedule",
     "WindowStats",
     "available",

@@ -62,11 +62,13 @@ def check_start_target(schedule: str, start: float, target: float) -> tuple[floa
     return start, target
 
 
-def check_levels(schedule: str, option: str, levels: Sequence[Sequence[float]]) -> tuple[tuple[float, float], ...]:
-    """Check a piecewise-constant function of tau given as ``[[from_tau, value], ...]``.
+def check_levels(schedule: str, option: str, levels: Sequence[Sequence[float]],
+                 key: str = "from_tau") -> tuple[tuple[float, float], ...]:
+    """Check a piecewise-constant function given as ``[[from_tau, value], ...]``.
 
     ``from_tau`` values must be in [0, 1] and strictly increasing, the first one 0, and every
-    ``value`` in [0, 1]. Returned as a tuple of ``(from_tau, value)`` pairs.
+    ``value`` in [0, 1]. Returned as a tuple of ``(from_tau, value)`` pairs. ``key`` names the
+    first column in messages (``from_progress`` for a function of training progress).
 
     Example:
         >>> check_levels("adaptive", "min_hit_rate", [[0.0, 0.8], [0.6, 0.75]])
@@ -76,17 +78,17 @@ def check_levels(schedule: str, option: str, levels: Sequence[Sequence[float]]) 
         pairs = tuple((float(a), float(b)) for a, b in levels)
     except (TypeError, ValueError):
         raise ValueError(
-            f"{schedule}: option '{option}' must be a list of [from_tau, value] pairs, got {levels!r}"
+            f"{schedule}: option '{option}' must be a list of [{key}, value] pairs, got {levels!r}"
         ) from None
     if not pairs:
-        raise ValueError(f"{schedule}: option '{option}' needs at least one [from_tau, value] pair")
+        raise ValueError(f"{schedule}: option '{option}' needs at least one [{key}, value] pair")
     if pairs[0][0] != 0.0:
-        raise ValueError(f"{schedule}: option '{option}' must start at from_tau 0.0, got {pairs[0][0]}")
+        raise ValueError(f"{schedule}: option '{option}' must start at {key} 0.0, got {pairs[0][0]}")
     for position, (from_tau, value) in enumerate(pairs):
-        check_unit_interval(schedule, f"{option}[{position}].from_tau", from_tau)
+        check_unit_interval(schedule, f"{option}[{position}].{key}", from_tau)
         check_unit_interval(schedule, f"{option}[{position}].value", value)
         if position and from_tau <= pairs[position - 1][0]:
-            raise ValueError(f"{schedule}: option '{option}' needs strictly increasing from_tau values")
+            raise ValueError(f"{schedule}: option '{option}' needs strictly increasing {key} values")
     return pairs
 
 

@@ -38,6 +38,8 @@ class RewardSchedule(ABC):
     """
 
     name: ClassVar[str] = ""
+    needs_total_steps: ClassVar[bool] = False
+    """True for schedules that need ``total_steps`` (the run's length in schedule steps)."""
 
     def __init__(self) -> None:
         self.steps_taken = 0

@@ -19,12 +19,16 @@ from typing import Any
 from schedulers.adaptive import AdaptiveSchedule
 from schedulers.base import RewardSchedule
 from schedulers.fixed import FixedSchedule
+from schedulers.informative import InformativeSchedule
+from schedulers.progress import ProgressSchedule
 from schedulers.time_based import CosineSchedule, LinearSchedule
 
 ENTRY_POINT_GROUP = "medloc.schedulers"
 
 BUILTIN_SCHEDULES: dict[str, type[RewardSchedule]] = {
-    schedule.name: schedule for schedule in (FixedSchedule, LinearSchedule, CosineSchedule, AdaptiveSchedule)
+    schedule.name: schedule for schedule in (
+        FixedSchedule, LinearSchedule, CosineSchedule, ProgressSchedule, AdaptiveSchedule, InformativeSchedule
+    )
 }
 
 
@@ -36,8 +40,8 @@ def available() -> list[str]:
     """Names :func:`build` accepts: built-ins first, then installed plugins, sorted.
 
     Example:
-        >>> available()[:4]
-        ['fixed', 'linear', 'cosine', 'adaptive']
+        >>> available()[:6]
+        ['fixed', 'linear', 'cosine', 'progress', 'adaptive', 'informative']
     """
     plugins = sorted(name for name in _plugin_entry_points() if name not in BUILTIN_SCHEDULES)
     return [*BUILTIN_SCHEDULES, *plugins]

@@ -10,8 +10,14 @@ from schedulers._validation import check_positive_int, check_start_target
 from schedulers.base import RewardSchedule
 
 
-class _TimeBasedSchedule(RewardSchedule):
-    """Shared machinery: tau is a function of ``progress = min(steps_taken / total_steps, 1)``."""
+class TimeBasedSchedule(RewardSchedule):
+    """Shared machinery: tau is a function of ``progress = min(steps_taken / total_steps, 1)``.
+
+    ``needs_total_steps`` tells trainers glue (``IoUCurriculum``, ``medloc train``) to fill in
+    ``total_steps`` with the run's length when the user gives none.
+    """
+
+    needs_total_steps = True
 
     def __init__(self, total_steps: int, start: float = 0.3, target: float = 0.8) -> None:
         super().__init__()
@@ -38,7 +44,7 @@ class _TimeBasedSchedule(RewardSchedule):
         return {"total_steps": self.total_steps, "start": self.start, "target": self.target}
 
 
-class LinearSchedule(_TimeBasedSchedule):
+class LinearSchedule(TimeBasedSchedule):
     """Raise tau linearly from ``start`` to ``target`` over ``total_steps`` steps, then hold.
 
     Args:
@@ -58,7 +64,7 @@ class LinearSchedule(_TimeBasedSchedule):
         return progress
 
 
-class CosineSchedule(_TimeBasedSchedule):
+class CosineSchedule(TimeBasedSchedule):
     """Raise tau from ``start`` to ``target`` along half a cosine: slow, fast, slow.
 
     Args:

@@ -201,6 +201,29 @@ class PerformanceTracker:
             return None
         return group_shares(ious, groups, threshold)
 
+    def group_reward_variance(self, threshold: float) -> float:
+        """Mean over the window's groups of the within-group variance of ``1[IoU >= threshold]``.
+
+        A group whose hit share is p has variance p(1 - p): 0 for starved and saturated groups,
+        0.25 at most. It is how much advantage signal GRPO would get at ``threshold``. Without
+        group ids the whole window counts as one group.
+
+        Example:
+            >>> tracker = PerformanceTracker(window=1)
+            >>> tracker.update([0.9, 0.1, 0.2, 0.1], groups=[0, 0, 1, 1])
+            >>> tracker.group_reward_variance(0.5)
+            0.125
+        """
+        ious, _, groups = self._pool()
+        if ious.size == 0:
+            return 0.0
+        if groups is None:
+            groups = np.zeros(ious.size, dtype=np.int64)
+        sizes = np.bincount(groups)
+        present = sizes > 0
+        share = np.bincount(groups, weights=ious >= threshold)[present] / sizes[present]
+        return float(np.mean(share * (1.0 - share)))
+
     def drop_oldest(self, fraction: float) -> int:
         """Drop the oldest ``floor(fraction * len(self))`` steps; return how many were dropped."""
         count = int(fraction * len(self._ious))

@@ -10,7 +10,7 @@ from schedulers import AdaptiveSchedule, build
 
 
 def test_builtins_are_available():
-    assert schedulers.available()[:4] == ["fixed", "linear", "cosine", "adaptive"]
+    assert schedulers.available()[:6] == ["fixed", "linear", "cosine", "progress", "adaptive", "informative"]
 
 
 def test_build_passes_options():
@@ -20,7 +20,7 @@ def test_build_passes_options():
 
 
 def test_unknown_name_lists_the_available_ones():
-    with pytest.raises(ValueError, match="unknown schedule 'exponential'; available: fixed, linear, cosine, adaptive"):
+    with pytest.raises(ValueError, match="unknown schedule 'exponential'; available: fixed, linear, cosine, progress, adaptive, informative"):
         build("exponential")
 
 

@@ -22,6 +22,11 @@ TABLE_ROWS = (("A@0.5", "A@0.5"), ("A@0.8", "A@0.8"), ("pseudo-mAP", "pseudo_mAP
 
 @click.command()
 @click.option("--model", required=True, help="a saved model folder (e.g. <run>/final_model) or a hub id")
+@click.option("--task", type=click.Choice(["grounding", "vqa", "grade"]), default=None,
+              help="grounding, vqa or grade (default: what the model was trained for, else grounding)")
+@click.option("--class-descriptions", default=None, type=click.Path(dir_okay=False),
+              help="vqa/grade: 'label: description' file for the prompts (default: the one the model was "
+                   "trained with)")
 @click.option("--data", default="synthetic", show_default=True,
               help="synthetic (held-out split), a unified jsonl, or a dataset format (with --data-root)")
 @click.option("--data-root", default=None, help="dataset folder for a format given to --data")
@@ -41,7 +46,15 @@ TABLE_ROWS = (("A@0.5", "A@0.5"), ("A@0.8", "A@0.8"), ("pseudo-mAP", "pseudo_mAP
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="also write metrics and per-row answers to this JSON file")
 def eval_command(**options: Any) -> None:
-    """Evaluate a model's boxes: A@0.5, A@0.8, pseudo-mAP, mIoU and the format-valid rate."""
+    """Evaluate a model's boxes (A@0.5, A@0.8, pseudo-mAP, mIoU, format-valid rate) or answers (accuracy)."""
+    from medloc.cli.question_eval_cmd import question_eval, recorded_task
+
+    task, class_descriptions = options.pop("task") or recorded_task(options["model"]), options.pop("class_descriptions")
+    if task != "grounding":
+        question_eval(task, class_descriptions, options)
+        return
+    if class_descriptions:
+        raise click.UsageError("--class-descriptions: prior knowledge is for --task vqa or --task grade")
     try:
         rows = _rows(options)
     except SettingsError as error:

@@ -38,8 +38,14 @@ def _schedule_flag_options(function: Any) -> Any:
 
 
 @click.command()
+@click.option("--task", type=click.Choice(["grounding", "vqa", "grade"]), default=None,
+              help="grounding (boxes), vqa (multiple choice, Med-R1) or grade (ordinal labels, VRFT-Aug) [grounding]")
+@click.option("--class-descriptions", default=None, type=click.Path(dir_okay=False),
+              help="vqa/grade: YAML or JSON file 'label: description' the prompts carry (prior knowledge)")
 @click.option("--schedule", default=None, help="fixed, linear, cosine, adaptive or an installed plugin [adaptive]")
 @_schedule_flag_options
+@click.option("--reward", type=click.Choice(["binary", "soft-iou"]), default=None,
+              help="binary: 1[IoU >= tau] from the schedule; soft-iou: the raw IoU (VLM-R1) [binary]")
 @click.option("--density-guard/--no-density-guard", "density_guard", default=None,
               help="adaptive: hold while the next tau would starve GRPO groups [on]")
 @click.option("--schedule-option", "schedule_option", multiple=True, metavar="KEY=VALUE",

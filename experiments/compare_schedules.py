@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from medloc.settings import TrainSettings, parse_key_values
+from schedulers.adaptive import PORT_BREAKPOINTS, PORT_MAX_REWARD_STD, PORT_MIN_HIT_RATE
 
 RESULTS_DIR = Path(__file__).parent / "results"
 ARMS: dict[str, dict[str, Any]] = {
@@ -47,6 +48,8 @@ ARMS: dict[str, dict[str, Any]] = {
     "soft-iou": {"schedule": "fixed", "schedule_options": {"threshold": 0.5}, "reward": "soft-iou"},
     "adaptive": {"schedule": "adaptive"},
     "adaptive-no-guard": {"schedule": "adaptive", "schedule_options": {"density_guard": False}},
+    "adaptive-port": {"schedule": "adaptive", "schedule_options": {  # the first defaults (an unofficial port)
+        "min_hit_rate": PORT_MIN_HIT_RATE, "max_reward_std": PORT_MAX_REWARD_STD, "breakpoints": PORT_BREAKPOINTS}},
     "informative": {"schedule": "informative"},
 }
 """The study's arms: name -> TrainSettings fields."""
@@ -72,10 +75,11 @@ def parse_arm(spec: str) -> tuple[str, dict[str, Any]]:
 
 def settings_for(arm: dict[str, Any], seed: int, difficulty: str, args: argparse.Namespace, work_dir: Path) -> TrainSettings:
     """The ``medloc train`` settings of one run."""
+    fields = {**parse_key_values("--set", args.set), **arm}
+    grpo = {"save_strategy": "no", **fields.pop("grpo", {})}
     return TrainSettings(
-        **arm, output_dir=str(work_dir), max_steps=args.max_steps, seed=seed, difficulty=difficulty,
-        heldout_rows=args.heldout_rows, eval_every=args.eval_every, cache_dir=args.cache_dir,
-        grpo={"save_strategy": "no"},
+        **fields, output_dir=str(work_dir), max_steps=args.max_steps, seed=seed, difficulty=difficulty,
+        heldout_rows=args.heldout_rows, eval_every=args.eval_every, cache_dir=args.cache_dir, grpo=grpo,
     ).validate()
 
 
@@ -103,6 +107,16 @@ def early_zero_variance(metrics_file: Path, early_steps: int) -> float:
     return statistics.fmean(values) if values else float("nan")
 
 
+def condition_shares(metrics_file: Path) -> dict[str, float]:
+    """For the adaptive rule: the share of evaluated steps at which each condition held."""
+    held: dict[str, list[float]] = {}
+    for line in metrics_file.read_text().splitlines():
+        for key, value in json.loads(line).items():
+            if key.startswith("medloc/condition_"):
+                held.setdefault(key.removeprefix("medloc/condition_"), []).append(value)
+    return {name: round(statistics.fmean(values), 3) for name, values in held.items()}
+
+
 def run_one(name: str, arm: dict[str, Any], seed: int, difficulty: str, args: argparse.Namespace) -> dict[str, Any]:
     """One ``medloc train`` run (in a worker process, one thread); its result record."""
     import torch
@@ -119,6 +133,7 @@ def run_one(name: str, arm: dict[str, Any], seed: int, difficulty: str, args: ar
         "tau_level_steps": tau_level_steps(summary.threshold_trajectory),
         "final_threshold": summary.final_threshold,
         "early_zero_variance_share": early_zero_variance(Path(summary.metrics_file), args.early),
+        "condition_shares": condition_shares(Path(summary.metrics_file)),
         "warm_start": summary.warm_start, "seconds": round(summary.seconds, 1),
     }
 
@@ -165,10 +180,18 @@ def report(results: list[dict[str, Any]], arm_order: Sequence[str]) -> dict[str,
                 hit = [s for s in steps if s is not None]
                 reached[f"{level:g}"] = f"{statistics.fmean(hit):.0f}({len(hit)}/{len(group)})" if hit else "-"
             cells["tau_reached"] = reached
+            shares = [r.get("condition_shares") for r in group if r.get("condition_shares")]
+            if shares:
+                cells["conditions_held"] = {name: round(statistics.fmean(s.get(name, 0.0) for s in shares), 3)
+                                            for name in shares[0]}
             table[difficulty][arm] = {**cells, "n": len(group)}
             print(f"{arm:<19}{len(group):>2} {cells['A@0.5']:>12} {cells['A@0.8']:>12} {cells['pseudo_mAP']:>12} "
                   f"{cells['mIoU']:>12} {cells['dmIoU']:>13} {cells['early_zero_variance_share']:>14}  "
                   + " ".join(reached.values()))
+        for arm, cells in table[difficulty].items():
+            if "conditions_held" in cells:
+                print(f"  {arm}: share of decisions at which each condition held: "
+                      + ", ".join(f"{name} {share:.2f}" for name, share in cells["conditions_held"].items()))
     return table
 
 
@@ -228,6 +251,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument("--work-dir", default="experiments/runs")
     parser.add_argument("--cache-dir", default=TrainSettings.cache_dir)
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="medloc train settings for every run, e.g. learning_rate=3e-4 temperature=0.9")
     parser.add_argument("--name", default="compare_schedules", help="results file stem in experiments/results/")
     parser.add_argument("--report", action="store_true", help="only print the tables and draw the figure")
     args = parser.parse_args()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from grounding_data.dicom import DICOM_SUFFIXES, dicom_size, is_dicom_path
+from grounding_data.dicom import DICOM_SUFFIXES, dicom_size, is_dicom_path, read_dicom
 from grounding_data.errors import ConversionReport, DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -44,6 +44,31 @@ def image_size(path: Path, file: str | Path, row: int | str | None) -> tuple[int
         with Image.open(path) as im:
             return im.size
     except (UnidentifiedImageError, OSError) as exc:
+        raise DataError("unreadable image", f"{path}: {exc}", file, row) from exc
+
+
+def decode_image(path: Path, file: str | Path, row: int | str | None) -> None:
+    """Decode the whole image at ``path``, not only its header (:func:`image_size` reads just that).
+
+    A file removed, truncated or corrupted after conversion fails here, naming ``file``/``row``,
+    instead of inside a training step. Raises ``DataError`` "missing image" or "unreadable image".
+
+    Example::
+
+        >>> decode_image(Path("gone.png"), "rows.jsonl", "row id 'a'")
+        Traceback (most recent call last):
+        ...
+        grounding_data.errors.DataError: rows.jsonl, row id 'a': missing image: no file gone.png
+    """
+    if not path.is_file():
+        raise DataError("missing image", f"no file {path}", file, row)
+    if is_dicom_path(path):
+        read_dicom(path, file, row)
+        return
+    try:
+        with Image.open(path) as im:
+            im.load()
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise DataError("unreadable image", f"{path}: {exc}", file, row) from exc
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import pydicom
 from PIL import Image
 from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
 from pydicom.pixels import apply_modality_lut, apply_voi, get_decoder
 
 from grounding_data.errors import DataError
@@ -125,7 +126,7 @@ def _window(values: np.ndarray, center: float, width: float, function: str) -> n
 
 
 def _first(value: object) -> float:
-    return float(value[0]) if isinstance(value, (list, tuple, pydicom.multival.MultiValue)) else float(value)
+    return float(value[0]) if isinstance(value, (list, tuple, MultiValue)) else float(value)
 
 
 def _unit_range(values: np.ndarray) -> np.ndarray:
@@ -146,7 +147,8 @@ def grey_to_unit(ds: pydicom.Dataset, pixels: np.ndarray) -> np.ndarray:
     """
     values = np.asarray(apply_modality_lut(pixels, ds), dtype=np.float64)
     if ds.get("VOILUTSequence"):
-        lut_output = np.asarray(apply_voi(values, ds), dtype=np.float64)
+        integral = np.array_equal(values, np.round(values))  # LUTs index by integer value
+        lut_output = np.asarray(apply_voi(values.astype(np.int64) if integral else values, ds), dtype=np.float64)
         bits = int(ds.VOILUTSequence[0].LUTDescriptor[2])
         unit = np.clip(lut_output / float(2**bits - 1), 0.0, 1.0)
     elif "WindowCenter" in ds and "WindowWidth" in ds:
@@ -167,8 +169,8 @@ def read_dicom(path: str | Path, file: str | Path | None = None, row: int | str 
     Example::
 
         >>> from pydicom.data import get_testdata_file
-        >>> read_dicom(get_testdata_file("MR_small.dcm")).getextrema()
-        (0, 255)
+        >>> read_dicom(get_testdata_file("MR_small.dcm")).getextrema()  # window 600 +- 800, pixels 127..2145
+        (52, 255)
     """
     path = Path(path)
     file = path if file is None else file

@@ -1,10 +1,14 @@
 """Question datasets in their released layouts, read into multiple-choice or graded rows.
 
-| format | task | layout |
-|---|---|---|
-| ``med-r1`` | vqa | Med-R1's split files: json lists of ``{"image", "problem": "question A)..., B)...", "solution": "<answer> C </answer>"}`` under ``Splits/{modality,question_type}/{train,test}/<name>_<split>.json``; the folder names the row's modality or question type (reading both trees merges them) |
-| ``omnimedvqa`` | vqa | OmniMedVQA's ``QA_information/**/<dataset>.json``: json lists of ``question``, ``option_A``..``option_D``, ``gt_answer`` (an option's text), ``modality_type``, ``question_type``, ``image_path``, ``question_id`` |
-| ``graded-jsonl`` | grade | one ``{"image", "grade"}`` per line (optional ``question``, ``modality``, ``question_type``, ``id``); ``grades=`` gives the labels in order |
+- ``med-r1`` (vqa): Med-R1's split files, json lists of ``{"image", "problem": "question A)...,
+  B)...", "solution": "<answer> C </answer>"}`` under
+  ``Splits/{modality,question_type}/{train,test}/<name>_<split>.json``; the folder names the
+  row's modality or question type (reading both trees merges them).
+- ``omnimedvqa`` (vqa): OmniMedVQA's ``QA_information/**/<dataset>.json``, json lists of
+  ``question``, ``option_A``..``option_D``, ``gt_answer`` (an option's text), ``modality_type``,
+  ``question_type``, ``image_path``, ``question_id``.
+- ``graded-jsonl`` (grade): one ``{"image", "grade"}`` per line (optional ``question``,
+  ``modality``, ``question_type``, ``id``); the ``grades`` option gives the labels in order.
 
 Image paths are relative to ``image_root`` (default: ``root`` when it is a folder, else the
 file's folder). Multiple-choice rows hold ``image`` (path), ``question``, ``options``,
@@ -128,7 +132,8 @@ def _files(root: Path, split: str | None) -> list[Path]:
         return [root]
     files = sorted(root.rglob("*.json"))
     if split is not None:
-        files = [file for file in files if file.stem.endswith(f"_{split}") or split in file.relative_to(root).parts[:-1]]
+        files = [file for file in files
+                 if file.stem.endswith(f"_{split}") or split in file.relative_to(root).parts[:-1]]
     if not files:
         raise DataError("no files", f"no .json question files{'' if split is None else f' for split {split!r}'}", root)
     return files
@@ -157,7 +162,8 @@ def read_med_r1(root: Path, report: ConversionReport, skip_bad: bool, split: str
             where = _item_label(index)
             try:
                 if not isinstance(item, dict):
-                    raise DataError("not an object", f"expected {{image, problem, solution}}, got {item!r}", file, where)
+                    raise DataError("not an object", f"expected {{image, problem, solution}}, got {item!r}",
+                                    file, where)
                 problem = _text(item, "problem", file, where)
                 try:
                     question, options = split_problem(problem)
@@ -304,7 +310,10 @@ def load_questions(format: str, root: str | Path, *, split: str | None = None, s
     root = Path(root).expanduser().absolute()
     if not root.exists():
         raise ValueError(f"{root} does not exist")
-    base = Path(image_root).expanduser().absolute() if image_root is not None else (root if root.is_dir() else root.parent)
+    if image_root is not None:
+        base = Path(image_root).expanduser().absolute()
+    else:
+        base = root if root.is_dir() else root.parent
     report = ConversionReport(format)
     rows = list(spec.reader(root, report, skip_bad, split, base, **options))
     return rows, report

@@ -176,8 +176,9 @@ DIFFICULTIES: dict[str, SyntheticConfig] = {
     # one clearly visible lesion per image, little noise: what the tiny model learns in minutes
     "easy": SyntheticConfig(size_range=(12.0, 40.0), contrast_range=(0.3, 0.5), distractor_prob=0.0,
                             noise_std=0.01, speckle=0.0, texture=0.0),
-    # distractors named apart by the phrase, faint and small targets, speckle and texture
-    "standard": SyntheticConfig(),
+    # distractors named apart by the phrase, small and fainter targets, mild speckle and texture
+    "standard": SyntheticConfig(size_range=(8.0, 32.0), contrast_range=(0.15, 0.45), noise_std=0.02, speckle=0.08,
+                                texture=0.04),
 }
 """Named difficulty presets of the synthetic generator."""
 

@@ -124,7 +124,8 @@ def vqa_row(config: SyntheticConfig, split: str, seed: int, index: int) -> dict:
         options, truth = BRIGHTNESS, BRIGHTNESS[0] if scene.lesions[0].polarity > 0 else BRIGHTNESS[1]
     shuffled = _shuffled(options, _options_rng(split, seed, index))
     return {
-        "image": scene.image, "question": question, "options": shuffled, "answer": chr(ord("A") + shuffled.index(truth)),
+        "image": scene.image, "question": question, "options": shuffled,
+        "answer": chr(ord("A") + shuffled.index(truth)),
         "modality": MODALITY, "question_type": kind, "source": "synthetic-vqa", "id": f"{scene.id}-{kind}",
     }
 

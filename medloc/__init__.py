@@ -26,6 +26,8 @@ _EXPORTS = {
     "make_format_reward": "medloc.rewards",
     "binary_iou_reward": "medloc.rewards",
     "soft_iou_reward": "medloc.rewards",
+    "CheckedReward": "medloc.rewards",
+    "ResumableGRPOTrainer": "medloc.trainer",
     "parse_boxes": "medloc.parsing",
     "get_frame": "medloc.frames",
     "GroundingMetrics": "medloc.metrics",

@@ -33,6 +33,7 @@ import numpy as np
 from transformers import TrainerCallback
 
 import schedulers
+from medloc.checkpoints import load_schedule_state
 from medloc.distributed import gather_ious
 from medloc.frames import CoordinateFrame, get_frame
 from medloc.rewards import ious_from_columns
@@ -43,7 +44,6 @@ from schedulers.tracker import group_shares
 logger = logging.getLogger(__name__)
 
 STATE_KEY_PREFIX = "medloc:"
-TIME_BASED = ("linear", "cosine")
 
 
 Metric = Callable[[Sequence[Any], dict[str, Any]], Any]
@@ -64,13 +64,15 @@ class ThresholdCurriculum(TrainerCallback):
             :class:`schedulers.RewardSchedule` instance. Default ``"adaptive"``.
         name: the reward's name in TRL's logs and the key of its state in checkpoints; give two
             curricula in one trainer different names. Default ``"threshold_curriculum"``.
-        metric_name: how the score is called in the logs (``medloc/mean_<metric_name>``).
+        metric_name: how the score is called in the logs (``medloc/mean_<metric_name>``); default:
+            the metric's ``__name__`` when it is an identifier (``grade_closeness``), else ``score``.
         num_generations: group size G; read from the GRPO config when the training starts.
         tensorboard_dir: where the ``medloc/`` section is written; default: TRL's
             ``TENSORBOARD_LOGGING_DIR`` if set, else ``<output_dir>/runs/medloc``. Written only
             when ``report_to`` includes TensorBoard or this is given.
         **options: the schedule's options, passed to :func:`schedulers.build`. ``linear`` and
-            ``cosine`` without ``total_steps`` span the whole training run.
+            ``cosine`` (any schedule that ``needs_total_steps``) without ``total_steps`` span the
+            whole training run.
 
     Example:
         >>> closeness = lambda completions, columns: [1.0 if c == columns["truth"][i] else 0.4
@@ -87,7 +89,7 @@ class ThresholdCurriculum(TrainerCallback):
         schedule: str | RewardSchedule = "adaptive",
         *,
         name: str = "threshold_curriculum",
-        metric_name: str = "score",
+        metric_name: str | None = None,
         num_generations: int | None = None,
         tensorboard_dir: str | None = None,
         **options: Any,
@@ -95,14 +97,15 @@ class ThresholdCurriculum(TrainerCallback):
         if not callable(metric):
             raise TypeError(f"{type(self).__name__}: 'metric' must be callable, got {type(metric).__name__}")
         self.metric = metric
-        self.metric_name = metric_name
+        default_name = getattr(metric, "__name__", "")
+        self.metric_name = metric_name or (default_name if default_name.isidentifier() else "score")
         self._fill_total_steps = False
         if isinstance(schedule, RewardSchedule):
             if options:
                 raise ValueError(f"{type(self).__name__}: options {sorted(options)} given with a schedule object")
             self.schedule = schedule
         elif isinstance(schedule, str):
-            if schedule in TIME_BASED and "total_steps" not in options:
+            if schedulers.schedule_class(schedule).needs_total_steps and "total_steps" not in options:
                 self._fill_total_steps = True
                 options = {**options, "total_steps": 1}
             self.schedule = schedulers.build(schedule, **options)
@@ -224,7 +227,8 @@ class ThresholdCurriculum(TrainerCallback):
                 state.global_step, self.name, self.schedule.name, self.threshold,
             )
             return
-        self.schedule.load_state_dict(saved)
+        load_schedule_state(self.schedule, saved, f"the checkpoint's trainer_state.json (step {state.global_step}): "
+                                                  f"{self.state_key!r}")
         logger.info("Restored %r schedule at tau=%.3f from the checkpoint.", self.schedule.name, self.threshold)
 
     def _wants_tensorboard(self, args: Any) -> bool:

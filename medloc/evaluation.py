@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from grounding_data.dicom import open_image
 from medloc.frames import CoordinateFrame
 from medloc.metrics import GroundingMetrics
 from medloc.parsing import parse_batch
@@ -32,7 +33,7 @@ REPORTED_METRICS = ("A@0.5", "A@0.8", "pseudo_mAP", "mIoU", "format_valid_rate")
 
 
 def row_image(row: Mapping[str, Any]) -> Image.Image:
-    """The row's image as RGB: a PIL image as is, or a path opened from disk.
+    """The row's image as RGB: a PIL image as is, or a path opened from disk (DICOM through pydicom).
 
     Example:
         >>> row_image({"image": Image.new("L", (4, 4))}).mode
@@ -41,8 +42,7 @@ def row_image(row: Mapping[str, Any]) -> Image.Image:
     image = row["image"]
     if isinstance(image, Image.Image):
         return image.convert("RGB")
-    with Image.open(image) as opened:
-        return opened.convert("RGB")
+    return open_image(image).convert("RGB")
 
 
 @torch.no_grad()

@@ -14,7 +14,8 @@ from typing import Any
 from torch.utils.tensorboard import SummaryWriter
 from transformers import TrainerCallback
 
-from medloc.evaluation import REPORTED_METRICS, EvaluationResult, evaluate
+from medloc.distributed import gather_shards, shard
+from medloc.evaluation import REPORTED_METRICS, EvaluationResult, generate_answers, score_answers
 from medloc.frames import CoordinateFrame
 
 TAG_PREFIX = "heldout/"
@@ -24,6 +25,9 @@ class HeldoutEvaluation(TrainerCallback):
     """Evaluate ``rows`` before training (step 0), every ``every`` steps and at the end; log ``heldout/*``.
 
     The step-0 evaluation is the baseline GRPO is measured against (skipped when resuming).
+    With several processes each rank answers its share of the rows (:func:`medloc.distributed.shard`);
+    the answers are gathered in row order and every rank scores all of them, so the metrics are
+    those of one process answering every row, and every rank holds them.
 
     Args:
         rows: held-out rows (``image``, ``phrase``, ``boxes``, ``width``, ``height``).
@@ -80,11 +84,17 @@ class HeldoutEvaluation(TrainerCallback):
             self._writer.close()
             self._writer = None
 
+    def _answer(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        """The bound model's greedy answers to ``rows`` (this rank's share)."""
+        return generate_answers(self._model, self._processor, rows, self.reasoning, self.frame,
+                                max_new_tokens=self.max_new_tokens)
+
+    def _score_answers(self, answers: Sequence[str]) -> Any:
+        """Score the answers to all rows; a result with a ``metrics`` dict."""
+        return score_answers(answers, self.rows, self.frame)
+
     def _score(self) -> Any:
-        """Evaluate the bound model on the rows; a result with a ``metrics`` dict."""
-        return evaluate(
-            self._model, self._processor, self.rows, self.reasoning, self.frame, max_new_tokens=self.max_new_tokens
-        )
+        return self._score_answers(gather_shards(self._answer(shard(self.rows))))
 
     def _evaluate(self, step: int) -> None:
         if not self.rows or self._model is None:

@@ -16,8 +16,10 @@ else anywhere in the text), first match wins in this order:
 All boxes of the winning format are the answer (their union is scored). The answer is
 "no valid box" (an empty ``(0, 4)`` array) if nothing parses or if *any* box is inverted
 (``x2 < x1``), degenerate (zero area), NaN/inf, or absurd (a coordinate more than one image
-size outside the image, i.e. beyond ``2 x width`` or below ``-width``). Nothing here raises
-on model output.
+size outside the image, i.e. beyond ``2 x width`` or below ``-width``). It is also "no valid
+box" when the text searched (the answer block, or the whole text without one) is longer than
+``MAX_TEXT_CHARS`` or holds more than ``MAX_BOXES`` boxes: a runaway completion costs
+milliseconds, not seconds, and scores 0. Nothing here raises on model output.
 
 Example:
     >>> parse_boxes('<think>the left lobe</think><answer>{"bbox_2d": [10, 20, 50, 80]}</answer>', 100, 100)
@@ -47,10 +49,16 @@ __all__ = [
     "parse_boxes",
     "parse_batch",
     "ABSURD_MARGIN",
+    "MAX_BOXES",
+    "MAX_TEXT_CHARS",
 ]
 
 ABSURD_MARGIN = 1.0
 """A box is absurd if it reaches more than this many image sizes outside the image."""
+MAX_TEXT_CHARS = 1_000_000
+"""Longer answer texts are not searched (no valid box); far beyond any generation budget."""
+MAX_BOXES = 100
+"""An answer with more boxes is no valid box (box spam; it also bounds the cost of the union)."""
 
 _NUM = r"([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)"
 _SEP = r"\s*,\s*"
@@ -145,6 +153,13 @@ class _Grid1000Boxes(list):
 
 
 def _find(text: str) -> list[Box]:
+    if len(text) > MAX_TEXT_CHARS:
+        return []
+    boxes = _find_first_format(text)
+    return boxes if len(boxes) <= MAX_BOXES else []
+
+
+def _find_first_format(text: str) -> list[Box]:
     if "<|box_start|>" in text:
         found = _QWEN2_TOKENS.findall(text)
         if found:

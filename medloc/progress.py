@@ -26,6 +26,14 @@ BAR_KEYS = {"medloc/threshold": "tau", "medloc/hit_rate": "hit", "reward": "rewa
 """Logged metric -> its short name on the progress bar."""
 
 
+def _logged_by(line: str, step: int) -> bool:
+    """Whether a jsonl line is a complete record of a step up to ``step`` (a line cut by a crash is not)."""
+    try:
+        return json.loads(line)["step"] <= step
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
 class HasThreshold(Protocol):
     threshold: float
 
@@ -71,9 +79,16 @@ class TrainingProgress(TrainerCallback):
             print(line, flush=True)
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        """Open the bar (main process only) at the current step; remember the starting tau."""
+        """Open the bar (main process only) at the current step; remember the starting tau.
+
+        On resume, lines the jsonl holds for steps after the checkpoint (logged before a crash)
+        are dropped: the resumed run logs those steps again.
+        """
         self._tau = self.curriculum.threshold
         self.trajectory.append((state.global_step, self._tau))
+        if state.global_step and state.is_world_process_zero and self.jsonl_path and self.jsonl_path.is_file():
+            lines = self.jsonl_path.read_text().splitlines(keepends=True)
+            self.jsonl_path.write_text("".join(line for line in lines if _logged_by(line, state.global_step)))
         if self.show and state.is_world_process_zero:
             self._bar = tqdm(total=state.max_steps, initial=state.global_step, desc="GRPO", unit="step",
                              dynamic_ncols=True)

@@ -129,7 +129,8 @@ def evaluate_questions(
         >>> from medloc.tiny_model import build_tiny_vlm
         >>> from grounding_data.synthetic_questions import question_split
         >>> model, processor = build_tiny_vlm()
-        >>> evaluate_questions(model, processor, question_split("vqa", "heldout", 2), "vqa", max_new_tokens=4).metrics["n"]
+        >>> rows = question_split("vqa", "heldout", 2)
+        >>> evaluate_questions(model, processor, rows, "vqa", max_new_tokens=4).metrics["n"]
         2
     """
     answers = generate_answers(

@@ -29,12 +29,14 @@ from typing import Any
 from datasets import Dataset
 from datasets import Image as ImageFeature
 
+from medloc.checkpoints import resume_checkpoint
 from medloc.choices import is_choice, make_choice_reward
 from medloc.curriculum import ThresholdCurriculum
+from medloc.evaluation import generate_answers
 from medloc.grades import grade_closeness, tolerance_at
 from medloc.heldout import HeldoutEvaluation
 from medloc.priors import read_class_descriptions
-from medloc.question_eval import REPORTED_METRICS, QuestionResult, evaluate_questions, table_lines
+from medloc.question_eval import REPORTED_METRICS, QuestionResult, score_questions, table_lines
 from medloc.question_prompts import question_prompt
 from medloc.rewards import has_text, make_format_reward
 from medloc.settings import SYNTHETIC, SettingsError, TrainSettings
@@ -137,9 +139,12 @@ class QuestionHeldout(HeldoutEvaluation):
         self.descriptions = descriptions
         self.reported_metrics = REPORTED_METRICS[task]
 
-    def _score(self) -> QuestionResult:
-        return evaluate_questions(self._model, self._processor, self.rows, self.task, self.reasoning,
-                                  self.descriptions, max_new_tokens=self.max_new_tokens)
+    def _answer(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        return generate_answers(self._model, self._processor, rows, max_new_tokens=self.max_new_tokens,
+                                prompt=lambda row: question_prompt(row, self.task, self.reasoning, self.descriptions))
+
+    def _score_answers(self, answers: Sequence[str]) -> QuestionResult:
+        return score_questions(answers, self.rows, self.task)
 
 
 @dataclasses.dataclass
@@ -166,9 +171,11 @@ class QuestionTrainSummary:
         """The human-readable summary.
 
         Example:
-            >>> summary = QuestionTrainSummary("grade", "adaptive", 3, 65.0, 0.3, 0.45, 4, {}, [], [], "o", "o/tb", "o/m")
-            >>> summary.lines()[:2]
-            ["medloc train finished: 3 GRPO steps in 1m05s, task 'grade', schedule 'adaptive'", '  threshold: 0.30 -> 0.45 (tolerance 2.10 -> 1.65 grades)']
+            >>> summary = QuestionTrainSummary("grade", "adaptive", 3, 65.0, 0.3, 0.45, 4, {}, [], [], "o", "o/tb",
+            ...                                "o/m")
+            >>> print("\\n".join(summary.lines()[:2]))
+            medloc train finished: 3 GRPO steps in 1m05s, task 'grade', schedule 'adaptive'
+              threshold: 0.30 -> 0.45 (tolerance 2.10 -> 1.65 grades)
         """
         minutes, seconds = divmod(int(round(self.seconds)), 60)
         head = f"medloc train finished: {self.steps} GRPO steps in {minutes}m{seconds:02d}s, task {self.task!r}"
@@ -195,15 +202,14 @@ def _rewards(settings: TrainSettings) -> tuple[list[Any], ThresholdCurriculum | 
     if settings.task == "vqa":
         return [make_format_reward(settings.reasoning, is_choice), make_choice_reward()], None
     curriculum = ThresholdCurriculum(grade_closeness, settings.schedule, name=GRADE_CURRICULUM,
-                                     metric_name="grade_closeness", **settings.schedule_options)
+                                     **settings.schedule_options)
     return [make_format_reward(settings.reasoning, has_text), curriculum.reward], curriculum
 
 
 def run_question_training(settings: TrainSettings, progress: bool = True, resume: bool = False) -> QuestionTrainSummary:
     """Run a validated ``vqa`` / ``grade`` job; return (and write) its summary."""
     from transformers import AutoModelForImageTextToText, AutoProcessor
-    from trl import GRPOTrainer
-
+    from medloc.trainer import ResumableGRPOTrainer
     from medloc.training import (
         FINAL_MODEL_SUBDIR, MODEL_INFO_FILE, SUMMARY_FILE, TENSORBOARD_SUBDIR, grpo_arguments, prepare_model,
     )
@@ -222,7 +228,9 @@ def run_question_training(settings: TrainSettings, progress: bool = True, resume
     reward_funcs, curriculum = _rewards(settings)
     heldout = QuestionHeldout(heldout_rows, settings.eval_every, settings.task, settings.reasoning, descriptions,
                               log_dir=str(tensorboard_dir), max_new_tokens=settings.max_completion_length)
-    trainer = GRPOTrainer(
+    schedules = {curriculum.state_key: curriculum.schedule} if curriculum else {}
+    checkpoint = resume_checkpoint(output_dir, schedules) if resume else None
+    trainer = ResumableGRPOTrainer(
         model=model,
         processing_class=processor,
         reward_funcs=reward_funcs,
@@ -231,8 +239,7 @@ def run_question_training(settings: TrainSettings, progress: bool = True, resume
         callbacks=[heldout] + ([curriculum] if curriculum else []),
     )
     start_threshold = curriculum.threshold if curriculum else None
-    has_checkpoint = resume and any(output_dir.glob("checkpoint-*"))
-    trainer.train(resume_from_checkpoint=True if has_checkpoint else None)
+    trainer.train(resume_from_checkpoint=None if checkpoint is None else str(checkpoint))
     final_model_dir = output_dir / FINAL_MODEL_SUBDIR
     trainer.save_model(str(final_model_dir))
     if trainer.accelerator.is_main_process:

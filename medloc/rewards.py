@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import math
+import numbers
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -40,6 +41,7 @@ __all__ = [
     "BinaryIoUReward",
     "SoftIoUReward",
     "FormatReward",
+    "CheckedReward",
     "REASONING_LAYOUTS",
     "has_box",
     "has_text",
@@ -325,6 +327,52 @@ class FormatReward:
         return f"{type(self).__name__}(reasoning={self.reasoning!r}, answer_check={check})"
 
 
+class CheckedReward:
+    """A reward function wrapped so that a bad value fails loudly, naming the reward and the row.
+
+    TRL turns a reward's ``None`` into NaN and adds the reward functions up with ``nansum``: a NaN
+    (or inf) that a function returns by mistake silently counts as 0 next to medloc's reward.
+    Wrapped, a NaN, an inf or a non-number raises ``ValueError`` naming the function, the row of
+    the batch (and its ``id`` column when there is one) and the start of the completion. ``None``
+    stays TRL's documented "no score for this row" and passes through. medloc's own rewards are
+    always finite and never need it.
+
+    Example:
+        >>> def risky(completions, **kwargs):
+        ...     return [None if c == "skip" else float("nan") if c == "" else 1.0 for c in completions]
+        >>> CheckedReward(risky)(["[1, 2, 3, 4]", "skip"])
+        [1.0, None]
+        >>> CheckedReward(risky)(["ok", ""], id=["a", "b"])
+        Traceback (most recent call last):
+        ...
+        ValueError: reward 'risky' returned nan for row 1 of the batch (id 'b'); completion ''
+    """
+
+    def __init__(self, func: Callable[..., Sequence[Any]]) -> None:
+        if not callable(func):
+            raise TypeError(f"CheckedReward needs a callable, got {type(func).__name__}")
+        self.func = func
+        self.__name__ = getattr(func, "__name__", type(func).__name__)
+
+    def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+        rewards = list(self.func(completions, **kwargs))
+        if len(rewards) != len(completions):
+            raise ValueError(f"reward {self.__name__!r} returned {len(rewards)} values for {len(completions)} completions")
+        ids = kwargs.get("id")
+        for row, value in enumerate(rewards):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                where = f"row {row} of the batch" + (f" (id {ids[row]!r})" if ids is not None else "")
+                text = completion_text(completions[row])
+                raise ValueError(f"reward {self.__name__!r} returned {value!r} for {where}; completion "
+                                 f"{text[:80]!r}{'...' if len(text) > 80 else ''}")
+        return [None if value is None else float(value) for value in rewards]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.__name__})"
+
+
 def make_binary_iou_reward(threshold: float, frame: str | CoordinateFrame = "pixels") -> BinaryIoUReward:
     """A binary IoU reward ``1[IoU >= threshold]`` named e.g. ``binary_iou_reward_t0.5``.
 
@@ -360,7 +408,7 @@ def make_format_reward(reasoning: str, answer_check: Callable[[str], bool] = has
         >>> make_format_reward("before")(["<think>a</think>\\n<answer>[1, 2, 3, 4]</answer>", "[1, 2, 3, 4]"])
         [1.0, 0.0]
         >>> from medloc.choices import is_choice
-        >>> make_format_reward("none", answer_check=is_choice)(["<answer>(B)</answer>", "<answer>[1, 2, 3, 4]</answer>"])
+        >>> make_format_reward("none", answer_check=is_choice)(["<answer>(B)</answer>", "<answer>[1, 2]</answer>"])
         [1.0, 0.0]
     """
     return FormatReward(reasoning, answer_check)

@@ -43,6 +43,10 @@ class SettingsError(ValueError):
     def __init__(self, option: str, message: str) -> None:
         super().__init__(f"{option}: {message}")
         self.option = option
+        self.message = message
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # picklable across worker processes
+        return type(self), (self.option, self.message)
 
 
 def flag(name: str) -> str:
@@ -80,6 +84,9 @@ class TrainSettings:
         prompts_per_step: prompts per optimizer step (per device); the batch is this times G.
         learning_rate, temperature, beta, max_completion_length, seed: GRPO settings.
         eval_every: held-out evaluation every N steps (0: only at the end).
+        vision_lr_scale: the vision tower's learning rate as a multiple of ``learning_rate``;
+            0 freezes it. Default (None): 0 for the built-in model (at GRPO's learning rate its image
+            tokens collapse, see the findings file), 1 for other models.
         warm_start: run the supervised warm start of the built-in model (cached).
         warm_start_steps: warm-start SFT steps (default: the warm start's own default).
         cache_dir: where warm-started models are cached.
@@ -108,11 +115,12 @@ class TrainSettings:
     num_generations: int = 8
     prompts_per_step: int = 4
     learning_rate: float = 1e-4
-    temperature: float = 1.0
+    temperature: float = 0.7
     beta: float = 0.04
     max_completion_length: int = 24
     seed: int = 0
     eval_every: int = 20
+    vision_lr_scale: float | None = None
     warm_start: bool = True
     warm_start_steps: int | None = None
     cache_dir: str = DEFAULT_CACHE_DIR
@@ -164,6 +172,9 @@ class TrainSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > low:
                 raise SettingsError(flag(name), f"must be a number > {low:g}, got {value!r}")
+        scale = self.vision_lr_scale
+        if scale is not None and (isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale < 0):
+            raise SettingsError("--vision-lr-scale", f"must be a number >= 0, got {scale!r}")
         if isinstance(self.beta, bool) or not isinstance(self.beta, (int, float)) or self.beta < 0:
             raise SettingsError("--beta", f"must be a number >= 0, got {self.beta!r}")
         from grounding_data.synthetic import DIFFICULTIES
@@ -195,7 +206,7 @@ class TrainSettings:
                 "--schedule", f"unknown schedule {self.schedule!r}; available: {', '.join(schedulers.available())}"
             )
         options = dict(self.schedule_options)
-        if self.schedule in ("linear", "cosine"):
+        if schedulers.schedule_class(self.schedule).needs_total_steps:
             options.setdefault("total_steps", 1)  # the run's length fills it in
         try:
             schedulers.build(self.schedule, **options)
@@ -289,8 +300,8 @@ def parse_key_values(option: str, pairs: tuple[str, ...] | list[str]) -> dict[st
     """``KEY=VALUE`` strings to a dict; values parsed as YAML scalars (numbers, booleans, lists).
 
     Example:
-        >>> parse_key_values("--grpo", ["beta=0.04", "scale_rewards=group", "flag=true"])
-        {'beta': 0.04, 'scale_rewards': 'group', 'flag': True}
+        >>> parse_key_values("--grpo", ["beta=0.04", "scale_rewards=group", "flag=true", "learning_rate=1e-4"])
+        {'beta': 0.04, 'scale_rewards': 'group', 'flag': True, 'learning_rate': 0.0001}
     """
     result: dict[str, Any] = {}
     for pair in pairs:
@@ -298,7 +309,23 @@ def parse_key_values(option: str, pairs: tuple[str, ...] | list[str]) -> dict[st
         if not separator or not key.strip():
             raise SettingsError(option, f"expected KEY=VALUE, got {pair!r}")
         try:
-            result[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+            parsed = yaml.safe_load(value) if value.strip() else ""
         except yaml.YAMLError:
-            result[key.strip()] = value
+            parsed = value
+        result[key.strip()] = _number(parsed)
     return result
+
+
+def _number(value: Any) -> Any:
+    """YAML 1.1 reads ``1e-4`` as a string; a string that is a plain number becomes that number.
+
+    Example:
+        >>> _number("1e-4"), _number("abc"), _number(True)
+        (0.0001, 'abc', True)
+    """
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value

@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import logging
 import os
@@ -26,6 +27,8 @@ from datasets import Dataset
 from datasets import Image as ImageFeature
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
+from grounding_data.dicom import is_dicom_path, read_dicom
+from medloc.checkpoints import resume_checkpoint
 from medloc.curriculum import IoUCurriculum
 from medloc.frames import CoordinateFrame, get_frame
 from medloc.heldout import HeldoutEvaluation
@@ -101,6 +104,10 @@ class TrainSummary:
             + (", ".join(f"raised at step {step} ({old:.2f}->{new:.2f})" for step, old, new in self.raises)
                or "never raised"),
         ]
+        skipped = (self.data_report or {}).get("skipped") or {}
+        if skipped:
+            lines.append(f"  data: {self.data_report['rows']} rows kept, {sum(skipped.values())} skipped ("
+                         + ", ".join(f"{reason}: {count}" for reason, count in skipped.items()) + ")")
         if self.heldout:
             before = self.heldout_history[0][1] if self.heldout_history and self.heldout_history[0][0] == 0 else None
             lines.append(f"  held-out ({int(self.heldout['n'])} rows)    A@0.5   A@0.8    mIoU  pseudo-mAP  valid")
@@ -156,7 +163,44 @@ def load_data(settings: TrainSettings, synthetic_config: Any = None) -> tuple[li
     train, heldout = split_rows([row.to_dict() for row in rows], settings.heldout_rows, settings.seed)
     if settings.train_rows is not None:
         train = train[: settings.train_rows]
+    train, heldout = (readable_rows(part, settings.data, settings.skip_bad, report) for part in (train, heldout))
+    if not train:
+        raise SettingsError("--data", f"{settings.data}: no training row has a readable image")
     return train, heldout, report.to_dict()
+
+
+def readable_rows(rows: Sequence[dict], source: str, skip_bad: bool, report: Any) -> list[dict]:
+    """The ``rows`` whose image decodes in full, checked before any model is built.
+
+    An image removed, truncated or corrupted since the rows were converted raises ``DataError``
+    naming the row (``source, row id '...'``); with ``skip_bad`` the row is dropped and counted in
+    ``report`` (the run summary shows the count).
+
+    Example:
+        >>> from PIL import Image
+        >>> from grounding_data import ConversionReport
+        >>> rows = [{"image": Image.new("L", (8, 8)), "id": "a", "boxes": [[1, 1, 4, 4]]},
+        ...         {"image": "/gone.png", "id": "b", "boxes": [[1, 1, 4, 4]]}]
+        >>> report = ConversionReport("rows.jsonl", rows=2, boxes=2)
+        >>> [row["id"] for row in readable_rows(rows, "rows.jsonl", True, report)], dict(report.skipped)
+        (['a'], {'missing image': 1})
+    """
+    from grounding_data import DataError
+    from grounding_data.checks import decode_image
+
+    kept = []
+    for row in rows:
+        if isinstance(row["image"], (str, os.PathLike)):
+            try:
+                decode_image(Path(row["image"]), source, f"row id {row.get('id')!r}")
+            except DataError as error:
+                if not skip_bad:
+                    raise
+                report.skip(error)
+                report.rows, report.boxes = report.rows - 1, report.boxes - len(row["boxes"])
+                continue
+        kept.append(row)
+    return kept
 
 
 def training_dataset(rows: Sequence[Mapping[str, Any]], reasoning: str, frame: str | CoordinateFrame) -> Dataset:
@@ -176,10 +220,21 @@ def training_dataset(rows: Sequence[Mapping[str, Any]], reasoning: str, frame: s
         columns["boxes"].append([list(map(float, box)) for box in row["boxes"]])
         columns["width"].append(int(row["width"]))
         columns["height"].append(int(row["height"]))
+    if any(isinstance(image, (str, os.PathLike)) and is_dicom_path(image) for image in columns["image"]):
+        columns["image"] = [_image_value(image) for image in columns["image"]]
     dataset = Dataset.from_dict(columns)
     if rows and isinstance(rows[0]["image"], (str, os.PathLike)):
         dataset = dataset.cast_column("image", ImageFeature())
     return dataset
+
+
+def _image_value(image: Any) -> dict[str, Any]:
+    """An image path as a ``datasets.Image`` value; a DICOM decoded once (datasets cannot read DICOM)."""
+    if not is_dicom_path(image):
+        return {"bytes": None, "path": str(image)}
+    buffer = io.BytesIO()
+    read_dicom(image).save(buffer, format="PNG")
+    return {"bytes": buffer.getvalue(), "path": None}
 
 
 def model_frame(model: Any, processor: Any) -> CoordinateFrame:
@@ -203,15 +258,17 @@ def model_frame(model: Any, processor: Any) -> CoordinateFrame:
 
 def warm_start_config(settings: TrainSettings) -> Any:
     """The warm-start recipe of the built-in model for these settings (also its synthetic data)."""
-    from medloc.warmstart import WarmStartConfig
+    from medloc.warmstart import PRESET_RECIPES, WarmStartConfig
 
     from grounding_data.synthetic import difficulty
 
-    options: dict[str, Any] = {"reasoning": settings.reasoning, "synthetic": difficulty(settings.difficulty)}
+    options: dict[str, Any] = {"reasoning": settings.reasoning, "synthetic": difficulty(settings.difficulty),
+                               **PRESET_RECIPES.get(settings.difficulty, {})}
     if settings.frame:
         options["frame"] = settings.frame
     if settings.warm_start_steps:
         options["max_steps"] = settings.warm_start_steps
+        options["lead_in_steps"] = min(options.get("lead_in_steps", 0), settings.warm_start_steps // 2)
     return WarmStartConfig(**options)
 
 
@@ -265,6 +322,49 @@ def grounding_reward(kind: str, curriculum: IoUCurriculum) -> Any:
     return soft_iou
 
 
+def vision_lr_scale(settings: TrainSettings) -> float:
+    """The vision tower's learning-rate multiple: ``--vision-lr-scale``, else 0 (frozen) for the
+    built-in model and 1 for other models.
+
+    Example:
+        >>> vision_lr_scale(TrainSettings()), vision_lr_scale(TrainSettings(model="Qwen/Qwen2.5-VL-3B-Instruct"))
+        (0.0, 1.0)
+    """
+    if settings.vision_lr_scale is not None:
+        return float(settings.vision_lr_scale)
+    return 0.0 if is_builtin_model(settings.model) else 1.0
+
+
+def vision_tower(model: Any) -> Any:
+    """The vision encoder of a Qwen-VL-style model (``model.model.visual`` or ``model.visual``)."""
+    inner = getattr(model, "model", model)
+    tower = getattr(inner, "visual", None) or getattr(model, "visual", None)
+    if tower is None:
+        raise SettingsError("--vision-lr-scale", f"{type(model).__name__} has no 'visual' module")
+    return tower
+
+
+def vision_scaled_optimizer(model: Any, args: Any, scale: float) -> torch.optim.Optimizer | None:
+    """AdamW with the vision tower at ``scale`` x the learning rate (None: scale 1, TRL's own optimizer).
+
+    At scale 0 the tower is frozen (``requires_grad`` off) and TRL's optimizer skips it.
+    """
+    if scale == 1.0:
+        return None
+    tower = vision_tower(model)
+    if scale == 0.0:
+        tower.requires_grad_(False)
+        return None
+    vision_ids = {id(p) for p in tower.parameters()}
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in trainable if id(p) not in vision_ids], "lr": args.learning_rate},
+        {"params": [p for p in trainable if id(p) in vision_ids], "lr": args.learning_rate * scale},
+    ]
+    return torch.optim.AdamW(groups, betas=(args.adam_beta1, args.adam_beta2), eps=args.adam_epsilon,
+                             weight_decay=args.weight_decay)
+
+
 def grpo_arguments(settings: TrainSettings, output_dir: Path) -> Any:
     """The ``GRPOConfig`` of the run; ``settings.grpo`` overrides everything medloc sets."""
     from trl import GRPOConfig
@@ -288,8 +388,13 @@ def grpo_arguments(settings: TrainSettings, output_dir: Path) -> Any:
         dataloader_num_workers=0,
         disable_tqdm=False,
     )
+    # the current name of TRL's gradient_checkpointing default (the old name warns at every save);
+    # a 0.3M-parameter model does not need it, a real VLM does
+    options["activation_checkpointing"] = not is_builtin_model(settings.model)
     if is_builtin_model(settings.model):
-        options.update(bf16=False, fp16=False)  # the tiny model trains in float32, like its warm start
+        # float32 like its warm start; a short warmup avoids the dip Adam's first full-size steps
+        # cause in held-out mIoU (experiments/results/warmstart_findings.md)
+        options.update(bf16=False, fp16=False, warmup_ratio=0.1)
     options.update(settings.grpo)
     try:
         config = GRPOConfig(**options)
@@ -310,13 +415,15 @@ def run_training(settings: TrainSettings, progress: bool = True, resume: bool = 
 
         return run_question_training(settings, progress, resume)
     from transformers import AutoModelForImageTextToText, AutoProcessor
-    from trl import GRPOTrainer
+    from medloc.trainer import ResumableGRPOTrainer
 
     started = time.time()
     output_dir = Path(settings.output_dir).expanduser()
     tensorboard_dir = output_dir / TENSORBOARD_SUBDIR
     os.environ["TENSORBOARD_LOGGING_DIR"] = str(tensorboard_dir)
     args = grpo_arguments(settings, output_dir)  # fails on bad --grpo values before any model is built
+    schedule_probe = IoUCurriculum(settings.schedule, **settings.schedule_options)
+    checkpoint = resume_checkpoint(output_dir, {schedule_probe.state_key: schedule_probe.schedule}) if resume else None
 
     from grounding_data.synthetic import difficulty
 
@@ -324,6 +431,7 @@ def run_training(settings: TrainSettings, progress: bool = True, resume: bool = 
     train_rows, heldout_rows, data_report = load_data(settings, difficulty(settings.difficulty))
     model_path, warm_metrics = prepare_model(settings, progress)
     model = AutoModelForImageTextToText.from_pretrained(model_path, dtype="auto")
+    optimizer = vision_scaled_optimizer(model, args, vision_lr_scale(settings))
     processor = AutoProcessor.from_pretrained(model_path)
     if settings.frame:
         frame = get_frame(settings.frame)
@@ -339,21 +447,21 @@ def run_training(settings: TrainSettings, progress: bool = True, resume: bool = 
     )
     progress_display = TrainingProgress(curriculum, output_dir / METRICS_FILE, show=progress,
                                         heldout_history=heldout.history)
-    trainer = GRPOTrainer(
+    trainer = ResumableGRPOTrainer(
         model=model,
         processing_class=processor,
         reward_funcs=[make_format_reward(settings.reasoning), grounding_reward(settings.reward, curriculum)],
         args=args,
         train_dataset=training_dataset(train_rows, settings.reasoning, frame),
         callbacks=[curriculum, heldout, progress_display],
+        optimizers=(optimizer, None),
     )
     trainer.remove_callback(ProgressCallback)  # TRL's bar prints every metrics dict; medloc's shows the few that matter
     trainer.remove_callback(PrinterCallback)
     start_threshold = curriculum.threshold
-    has_checkpoint = resume and any(output_dir.glob("checkpoint-*"))
-    if not has_checkpoint and trainer.accelerator.is_main_process:
+    if checkpoint is None and trainer.accelerator.is_main_process:
         (output_dir / METRICS_FILE).unlink(missing_ok=True)  # a fresh run starts a fresh log
-    trainer.train(resume_from_checkpoint=True if has_checkpoint else None)
+    trainer.train(resume_from_checkpoint=None if checkpoint is None else str(checkpoint))
     final_model_dir = output_dir / FINAL_MODEL_SUBDIR
     trainer.save_model(str(final_model_dir))
     if trainer.accelerator.is_main_process:

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from grounding_data.synthetic import SyntheticConfig, generate_split, iter_rows
+from grounding_data.synthetic import SyntheticConfig, difficulty, generate_split, iter_rows
 from medloc.boxes import paired_box_iou
 from medloc.evaluation import generate_answers, score_answers
 from medloc.parsing import parse_batch
@@ -49,6 +49,11 @@ METRICS_FILE = "warmstart_metrics.json"
 class WarmStartConfig:
     """Settings of the supervised warm start (batch 32, lr 2e-3, warmup + cosine, clip 1.0, as in
     REFERENCE.md section 6; ``freeze_vision=True`` keeps the random vision tower fixed).
+
+    ``lead_in`` names a synthetic preset (``"easy"``) the first ``lead_in_steps`` steps draw from
+    before ``synthetic``: a model this small learns "find the blob" on clear single lesions, then
+    "find the blob the phrase names" among distractors, where training on the hard preset from the
+    start stalls (experiments/results/warmstart_findings.md).
 
     ``vision_lr_scale`` and ``vision_weight_decay`` slow down and regularise the vision tower: at the
     full learning rate its output grows a large common component that, after the language model's
@@ -68,6 +73,8 @@ class WarmStartConfig:
     reasoning: str = "none"
     frame: str = "grid-100"
     synthetic: SyntheticConfig = SyntheticConfig()
+    lead_in: str | None = None
+    lead_in_steps: int = 0
     model_size: tuple[tuple[str, int | float], ...] = ()
     freeze_vision: bool = False
     vision_lr_scale: float = 0.1
@@ -85,6 +92,10 @@ class WarmStartConfig:
                 raise ValueError(f"WarmStartConfig.{name}={getattr(self, name)} must be >= 1")
         if not self.learning_rate > 0:
             raise ValueError(f"WarmStartConfig.learning_rate={self.learning_rate} must be > 0")
+        if not 0 <= self.lead_in_steps <= self.max_steps:
+            raise ValueError(f"WarmStartConfig.lead_in_steps={self.lead_in_steps} must be in [0, max_steps]")
+        if self.lead_in_steps and self.lead_in is None:
+            raise ValueError("WarmStartConfig.lead_in_steps needs a lead_in preset")
         if not 0 < self.lr_backoff <= 1:
             raise ValueError(f"WarmStartConfig.lr_backoff={self.lr_backoff} must be in (0, 1]")
 
@@ -98,6 +109,14 @@ class WarmStartConfig:
         blob = json.dumps({"config": dataclasses.asdict(self), "seed": seed, "format": CACHE_FORMAT},
                           sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+PRESET_RECIPES: dict[str, dict[str, object]] = {
+    "easy": {},
+    "standard": {"max_steps": 1200, "lead_in": "easy", "lead_in_steps": 500},
+}
+"""Warm-start settings per synthetic preset: the ``standard`` preset stalls when trained on its own
+data from the start and learns after 500 steps on ``easy`` (experiments/results/warmstart_findings.md)."""
 
 
 def sft_example(row: dict, reasoning: str = "none", frame: str = "grid-100") -> dict:
@@ -233,10 +252,12 @@ def train_once(config: WarmStartConfig, seed: int, learning_rate: float, progres
         lambda step: min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, step / config.max_steps))),
     )
     rows = iter_rows("train", config.synthetic, seed=seed, start=TRAIN_START)
+    lead_in = iter_rows("train", difficulty(config.lead_in), seed=seed, start=TRAIN_START) if config.lead_in else None
     model.train()
     bar = tqdm(range(config.max_steps), desc="warm start", disable=not progress)
-    for _ in bar:
-        batch = sft_batch(processor, [next(rows) for _ in range(config.batch_size)], config.reasoning, config.frame)
+    for step in bar:
+        source = lead_in if step < config.lead_in_steps else rows
+        batch = sft_batch(processor, [next(source) for _ in range(config.batch_size)], config.reasoning, config.frame)
         loss = model(**batch).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)

@@ -38,8 +38,13 @@ from schedulers.base import RewardSchedule
 from schedulers.increments import INCREMENT_MODES, decayed_increment, piecewise_increment
 from schedulers.tracker import GroupShares, PerformanceTracker, WindowStats
 
-DEFAULT_MIN_HIT_RATE = ((0.0, 0.80), (0.6, 0.75), (0.75, 0.55))
-DEFAULT_MAX_REWARD_STD = ((0.0, 0.20), (0.6, 0.35), (0.75, 0.40))
+DEFAULT_MIN_HIT_RATE = ((0.0, 0.70), (0.45, 0.60), (0.65, 0.50))
+DEFAULT_MAX_REWARD_STD = ((0.0, 0.20), (0.45, 0.30), (0.65, 0.40))
+PORT_MIN_HIT_RATE = ((0.0, 0.80), (0.6, 0.75), (0.75, 0.55))
+PORT_MAX_REWARD_STD = ((0.0, 0.20), (0.6, 0.35), (0.75, 0.40))
+PORT_BREAKPOINTS = (0.55, 0.75)
+"""The first defaults (an unofficial port): P, S and breakpoints. The defaults relax P and move the
+levels to the breakpoints; the study compares both (experiments/results/compare_schedules.md)."""
 CONDITIONS = ("hit_rate", "reward_std", "margin", "density")
 
 
@@ -83,14 +88,18 @@ class AdaptiveSchedule(RewardSchedule):
         window: N, steps in the sliding window; a decision needs a full window. Default 30.
         min_hit_rate: P(tau), minimum window hit rate, as ``[[from_tau, value], ...]``
             (piecewise constant, relaxed as tau rises). Default
-            ``[[0.0, 0.80], [0.6, 0.75], [0.75, 0.55]]``.
+            ``[[0.0, 0.70], [0.45, 0.60], [0.65, 0.50]]`` (the unofficial port's ``PORT_MIN_HIT_RATE``,
+            0.80 / 0.75 / 0.55 from 0 / 0.6 / 0.75, held tau at 0.3 on the tiny model while most
+            groups were saturated; levels now start at the piecewise breakpoints).
         max_reward_std: S(tau), maximum std of the per-step hit rates across the window,
-            same format (widened as tau rises). Default ``[[0.0, 0.20], [0.6, 0.35], [0.75, 0.40]]``.
+            same format (widened as tau rises). Default ``[[0.0, 0.20], [0.45, 0.30], [0.65, 0.40]]``.
         min_margin: Delta, minimum mean ``IoU - tau`` over the window. Default 0.10.
         increment: ``"piecewise"`` (default), ``"linear"`` or ``"cosine"``: how delta(tau) is chosen.
         increments: piecewise deltas, one per band of tau. Default ``[0.15, 0.10, 0.05]``.
         breakpoints: where the piecewise bands start, one fewer than ``increments``.
-            Default ``[0.55, 0.75]``.
+            Default ``[0.45, 0.65]``: tau goes 0.3 -> 0.45 -> 0.55 -> 0.65 -> 0.7 -> 0.75 -> 0.8, so
+            every increment and every P / S level is used (with the port's ``[0.55, 0.75]`` the
+            0.05 increment and the last level were never reached).
         initial_increment: delta_0 of the ``linear`` / ``cosine`` decays. Default 0.2.
         min_increment: the delta the decays reach at ``target``. Default 0.05.
         refresh_fraction: share of the window (oldest first) dropped after a raise. Default 0.5.
@@ -121,7 +130,7 @@ class AdaptiveSchedule(RewardSchedule):
         min_margin: float = 0.10,
         increment: str = "piecewise",
         increments: Sequence[float] = (0.15, 0.10, 0.05),
-        breakpoints: Sequence[float] = (0.55, 0.75),
+        breakpoints: Sequence[float] = (0.45, 0.65),
         initial_increment: float = 0.2,
         min_increment: float = 0.05,
         refresh_fraction: float = 0.5,

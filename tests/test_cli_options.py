@@ -14,7 +14,10 @@ from medloc.settings import SettingsError, TrainSettings, parse_key_values, read
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--schedule", "bogus"], "--schedule: unknown schedule 'bogus'; available: fixed, linear, cosine, adaptive"),
+        (["--schedule", "bogus"],
+         "--schedule: unknown schedule 'bogus'; available: fixed, linear, cosine, progress, adaptive, informative"),
+        (["--reward", "dense"], "Invalid value for '--reward'"),
+        (["--vision-lr-scale", "-0.5"], "--vision-lr-scale: must be a number >= 0, got -0.5"),
         (["--schedule", "fixed", "--window", "3"], "--window: unknown option(s) 'window' for schedule 'fixed'"),
         (["--schedule", "fixed", "--threshold", "1.5"], "--threshold: fixed: option 'threshold' must be in [0, 1]"),
         (["--start", "0.9", "--target", "0.5"], "--start: adaptive: option 'start' (0.9) must not exceed"),
@@ -84,8 +87,20 @@ def test_key_value_parsing_reads_yaml_scalars():
     }
 
 
-def test_linear_and_cosine_need_no_step_budget_on_the_command_line():
-    TrainSettings(schedule="cosine", schedule_options={"start": 0.2}).validate()
+def test_key_value_parsing_reads_exponent_numbers_as_numbers():
+    # YAML 1.1 reads 1e-4 as a string; GRPOConfig would then reject a learning rate given this way
+    assert parse_key_values("--grpo", ["learning_rate=1e-4", "run_name=1e3x"]) == {
+        "learning_rate": 0.0001, "run_name": "1e3x"}
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine", "progress"])
+def test_time_based_schedules_need_no_step_budget_on_the_command_line(schedule):
+    TrainSettings(schedule=schedule).validate()
+
+
+def test_reward_setting_is_checked():
+    with pytest.raises(SettingsError, match="--reward: must be one of binary, soft-iou, got 'dense'"):
+        TrainSettings(reward="dense").validate()
 
 
 def test_help_lists_the_commands_without_importing_torch():

@@ -139,10 +139,10 @@ def test_vindr_kaggle_variant_detected_by_header(tmp_path):
     assert rows[0].boxes == [[30.5, 50.5, 90.5, 80.5]] and rows[0].phrase == "Locate the Cardiomegaly."
 
 
-def test_vindr_dicom_only_asks_for_png(tmp_path):
+def test_vindr_file_named_dicom_that_is_not_dicom_is_unreadable(tmp_path):
     root = fx.vindr_kaggle(tmp_path)
-    (root / "train" / "k1.png").rename(root / "train" / "k1.dicom")
-    with pytest.raises(DataError, match=r"train.csv, line 3: DICOM image: .*convert it to PNG"):
+    (root / "train" / "k1.png").rename(root / "train" / "k1.dicom")  # real DICOMs: tests/test_dicom.py
+    with pytest.raises(DataError, match=r"train.csv, line 3: unreadable image: .*k1.dicom is not a readable DICOM"):
         grounding_data.read("vindr-cxr", root)
 
 

@@ -1,6 +1,7 @@
 """RSNA pneumonia detection: ``stage_2_train_labels.csv`` (``patientId,x,y,width,height,
-Target``; Target 0 lines have no box; a patient can have several lines) with PNG/JPEG
-copies of the 1024x1024 DICOMs in ``stage_2_train_images/<patientId>.png``.
+Target``; Target 0 lines have no box; a patient can have several lines) with the 1024x1024
+images in ``stage_2_train_images/<patientId>.dcm`` as released (read with pydicom, see
+:mod:`grounding_data.dicom`), or PNG/JPEG copies ``<patientId>.png`` next to them (preferred).
 
 One row per positive patient, all its boxes together; Target 0 patients are counted
 ("no finding"), not turned into rows.

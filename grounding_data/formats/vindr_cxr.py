@@ -2,8 +2,9 @@
 ``image_id,rad_id,class_name,x_min,y_min,x_max,y_max``) or Kaggle's ``train.csv``
 (``image_id,class_name,class_id,rad_id,x_min,...``), told apart by the header.
 
-Images must be PNG/JPEG copies of the DICOMs at full resolution, named
-``<image_id>.png`` in ``train/`` or ``test/`` (boxes are in DICOM pixels).
+Images are the released DICOMs ``<image_id>.dicom`` in ``train/`` or ``test/`` (read with
+pydicom, see :mod:`grounding_data.dicom`), or full-resolution PNG/JPEG copies ``<image_id>.png``
+next to them (preferred); boxes are in DICOM pixels.
 "No finding" lines have no box: they are counted, not turned into rows.
 
 Several radiologists read each training image. ``radiologists`` decides the rows:

@@ -4,6 +4,7 @@ Example::
 
     $ medloc data formats
     $ medloc data convert --format tn3k --root data/TN3K --split test --out tn3k_test.jsonl
+    $ medloc data convert --format rsna --root data/rsna --out rsna.jsonl --export-images data/rsna/png
     $ medloc data inspect tn3k_test.jsonl
 """
 
@@ -19,6 +20,7 @@ import click
 
 import grounding_data
 from grounding_data import ConversionReport, DataError, GroundingRow
+from grounding_data.dicom import export_png
 from grounding_data.formats import FORMATS
 from grounding_data.masks import COMPONENT_MODES
 
@@ -60,8 +62,11 @@ def formats_command() -> None:
 @click.option("--threshold", type=int, default=None, help="Mask datasets: foreground grey level (default 128).")
 @click.option("--clip-boxes", is_flag=True, help="Clip boxes reaching outside the image (counted) instead of failing.")
 @click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE", help="Format-specific option.")
+@click.option("--export-images", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write DICOM images as 8-bit PNG copies under this folder and point the rows at them.")
 def convert(fmt: str, root: Path, out: Path, split: str | None, skip_bad: bool, template: str,
-            components: str | None, threshold: int | None, clip_boxes: bool, options: tuple[str, ...]) -> None:
+            components: str | None, threshold: int | None, clip_boxes: bool, options: tuple[str, ...],
+            export_images: Path | None) -> None:
     """Convert a released dataset into unified jsonl (one line per phrase)."""
     extra = _parse_options(options)
     for name, value in (("components", components), ("threshold", threshold)):
@@ -72,6 +77,8 @@ def convert(fmt: str, root: Path, out: Path, split: str | None, skip_bad: bool, 
     try:
         rows = grounding_data.iter_rows(fmt, root, report, split=split, skip_bad=skip_bad, template=template,
                                         clip_boxes=clip_boxes, progress=_progress, **extra)
+        if export_images is not None:
+            rows = export_png(rows, export_images, root.absolute())
         n = grounding_data.write_jsonl(rows, partial)
     except (DataError, ValueError) as err:
         partial.unlink(missing_ok=True)

@@ -20,7 +20,7 @@ SCHEDULE_FLAGS = {
     "threshold": "fixed: the constant IoU threshold",
     "start": "linear/cosine/adaptive: the first threshold",
     "target": "linear/cosine/adaptive: the final threshold",
-    "total_steps": "linear/cosine: schedule steps of the ramp (default: the whole run)",
+    "total_steps": "linear/cosine/progress: schedule steps of the ramp (default: the whole run)",
     "window": "adaptive: steps in the sliding window",
     "increment": "adaptive: piecewise, linear or cosine",
     "min_margin": "adaptive: minimum mean IoU - tau (Delta)",
@@ -74,6 +74,9 @@ def _schedule_flag_options(function: Any) -> Any:
 @click.option("--train-rows", type=int, default=None, help="synthetic rows to generate / cap on real rows")
 @click.option("--eval-every", type=int, default=None, help="held-out evaluation every N steps (0: end only)")
 @click.option("--seed", type=int, default=None)
+@click.option("--vision-lr-scale", type=float, default=None,
+              help="vision tower learning rate as a multiple of --learning-rate; 0 freezes it "
+                   "[0 for the built-in model, 1 otherwise]")
 @click.option("--warm-start/--no-warm-start", default=None, help="supervised warm start of the built-in model [on]")
 @click.option("--warm-start-steps", type=int, default=None)
 @click.option("--cache-dir", default=None, help="warm-start cache [~/.cache/medloc]")
@@ -90,16 +93,20 @@ def train(**given: Any) -> None:
         raise click.UsageError(str(error)) from None
 
     from grounding_data import DataError
+    from medloc.checkpoints import CheckpointError
     from medloc.training import run_training
 
     try:
         summary = run_training(settings, progress=not quiet, resume=resume)
     except SettingsError as error:
         raise click.UsageError(str(error)) from None
-    except DataError as error:
+    except (DataError, CheckpointError) as error:
         raise click.ClickException(str(error)) from None
-    for line in summary.lines():
-        click.echo(line)
+    from accelerate import PartialState
+
+    if PartialState().is_main_process:  # under accelerate launch every rank returns the summary
+        for line in summary.lines():
+            click.echo(line)
 
 
 def _settings(given: dict[str, Any], config_file: str | None) -> TrainSettings:

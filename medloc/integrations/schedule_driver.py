@@ -139,7 +139,8 @@ def parse_ground_truth(value: str | Mapping[str, Any], index: int) -> tuple[list
         raise ValueError(f"sample {index}: ground truth {value!r} lacks boxes/width/height; {expected}")
     width, height = record["width"], record["height"]
     if not all(isinstance(v, (int, float)) and v > 0 for v in (width, height)):
-        raise ValueError(f"sample {index}: ground truth width/height must be positive numbers, got {width!r}x{height!r}")
+        raise ValueError(f"sample {index}: ground truth width/height must be positive numbers, "
+                         f"got {width!r}x{height!r}")
     return record["boxes"], width, height
 
 

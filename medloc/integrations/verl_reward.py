@@ -179,7 +179,7 @@ class MedlocRewardManager(_Base):
 
     async def run_single(self, data: Any) -> dict[str, Any]:
         """verl's per-sample entry point: ``{"reward_score", "reward_extra_info"}``."""
-        item = data[-1]  # multi-turn outputs: the last sequence carries the answer
+        item = data[-1:][0]  # multi-turn outputs: the last sequence carries the answer
         extra = item.non_tensor_batch.get("extra_info") or {}
         split = extra.get("split") if isinstance(extra, Mapping) else None
         return self.score_sample(self._response_text(item), item.non_tensor_batch["reward_model"]["ground_truth"],

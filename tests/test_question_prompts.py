@@ -1,0 +1,86 @@
+"""Question prompts with prior knowledge, and question scoring overall, per modality and per question type."""
+
+import math
+
+import pytest
+
+from medloc.priors import describe_classes, read_class_descriptions
+from medloc.question_eval import score_questions, table_lines
+from medloc.question_prompts import answer_for, question_prompt, question_text
+
+VQA_ROW = {"question": "What stage is shown?", "options": ["Stage Ib", "Stage 0"], "answer": "A"}
+GRADE_ROW = {"question": "What is the DR grade?", "grades": ["none", "mild", "severe"], "grade": 1}
+
+
+def test_prior_knowledge_file_is_read_and_carried_by_the_prompt(tmp_path):
+    file = tmp_path / "dr.yaml"
+    file.write_text("None: no lesions\nmild: microaneurysms only\nunused: never asked\n")
+    descriptions = read_class_descriptions(file)
+    text = question_text(GRADE_ROW, "grade", "after", descriptions)
+    assert text.splitlines() == [
+        "What is the DR grade? Grades: none, mild, severe.",
+        "Known classes:",
+        "none: no lesions",
+        "mild: microaneurysms only",
+        "Answer <answer>grade</answer> with one grade, then explain in <think></think>.",
+    ]
+    assert "Known classes" not in question_text(GRADE_ROW, "grade", "after")
+    assert describe_classes(["Stage Ib"], {"stage ib": "invades nearby tissue"}) == ["Stage Ib: invades nearby tissue"]
+    json_file = tmp_path / "dr.json"
+    json_file.write_text('{"severe": "haemorrhages in four quadrants"}')
+    assert read_class_descriptions(json_file) == {"severe": "haemorrhages in four quadrants"}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("- a list\n- of labels\n", "must hold a mapping 'label: description', got list"),
+     ("mild: ''\n", "label 'mild': the description must be non-empty text"),
+     ("mild: [unclosed\n", "is not valid YAML")],
+)
+def test_bad_description_files_name_the_file(tmp_path, content, message):
+    file = tmp_path / "classes.yaml"
+    file.write_text(content)
+    with pytest.raises(ValueError, match=message) as error:
+        read_class_descriptions(file)
+    assert str(file) in str(error.value)
+    with pytest.raises(ValueError, match="cannot read"):
+        read_class_descriptions(tmp_path / "missing.yaml")
+
+
+def test_vqa_prompt_lists_lettered_options_then_the_image():
+    messages = question_prompt(VQA_ROW, "vqa", reasoning="before")
+    text = messages[0]["content"][0]["text"]
+    assert text.splitlines()[1:3] == ["A) Stage Ib", "B) Stage 0"]
+    assert text.endswith("Think in <think></think>, then answer <answer>X</answer> with the letter of one option.")
+    assert [part["type"] for part in messages[0]["content"]] == ["text", "image"]
+    with pytest.raises(ValueError, match="row '7' has no 'options'"):
+        question_text({"question": "Q?", "id": "7"}, "vqa")
+    with pytest.raises(ValueError, match="task='grounding': question prompts exist for vqa, grade"):
+        question_text(VQA_ROW, "grounding")
+
+
+def test_perfect_answers_score_one_and_breakdowns_follow_the_rows():
+    rows = [dict(VQA_ROW, modality="CT", question_type="stage"), dict(VQA_ROW, modality="MR", question_type="stage"),
+            dict(VQA_ROW, modality="MR", question_type="stage", answer="B")]
+    perfect = [answer_for(row, "vqa", "before", rationale="bright") for row in rows]
+    assert score_questions(perfect, rows, "vqa").metrics == {"accuracy": 1.0, "valid_rate": 1.0, "n": 3}
+    result = score_questions(["A", "nothing", "Stage Ib"], rows, "vqa")
+    assert result.metrics["accuracy"] == pytest.approx(1 / 3)
+    assert result.metrics["valid_rate"] == pytest.approx(2 / 3)
+    assert result.by_modality == {"CT": {"accuracy": 1.0, "valid_rate": 1.0, "n": 1},
+                                  "MR": {"accuracy": 0.0, "valid_rate": 0.5, "n": 2}}
+    assert result.correct == [True, False, False]
+    assert [line.split()[:2] for line in table_lines(result, "vqa")[1:]] == [
+        ["overall", "3"], ["modality:", "CT"], ["modality:", "MR"], ["question", "type:"]]
+
+
+def test_grade_scores_exact_within_one_and_mean_absolute_error():
+    rows = [dict(GRADE_ROW, modality="fundus")] * 4
+    result = score_questions(["mild", "<answer>severe</answer>", "none", "???"], rows, "grade")
+    assert result.metrics["accuracy"] == 0.25
+    assert result.metrics["within_1"] == 0.75
+    assert result.metrics["mae"] == pytest.approx(2 / 3)
+    assert result.metrics["valid_rate"] == 0.75
+    assert math.isnan(score_questions(["???"], rows[:1], "grade").metrics["mae"])
+    with pytest.raises(ValueError, match="row 0: 'answer' 'Z' names no option"):
+        score_questions(["A"], [dict(VQA_ROW, answer="Z")], "vqa")

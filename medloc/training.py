@@ -394,7 +394,7 @@ def grpo_arguments(settings: TrainSettings, output_dir: Path) -> Any:
     if is_builtin_model(settings.model):
         # float32 like its warm start; a short warmup avoids the dip Adam's first full-size steps
         # cause in held-out mIoU (experiments/results/warmstart_findings.md)
-        options.update(bf16=False, fp16=False, warmup_ratio=0.1)
+        options.update(bf16=False, fp16=False, warmup_steps=0.1)
     options.update(settings.grpo)
     try:
         config = GRPOConfig(**options)

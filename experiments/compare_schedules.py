@@ -130,7 +130,7 @@ def run_one(name: str, arm: dict[str, Any], seed: int, difficulty: str, args: ar
         "arm": name, "seed": seed, "difficulty": difficulty, "steps": summary.steps,
         "heldout": summary.heldout, "start": summary.heldout_history[0][1], "heldout_history": summary.heldout_history,
         "threshold_trajectory": summary.threshold_trajectory, "raises": summary.raises,
-        "tau_level_steps": tau_level_steps(summary.threshold_trajectory),
+        "tau_level_steps": {} if arm.get("reward") == "soft-iou" else tau_level_steps(summary.threshold_trajectory),
         "final_threshold": summary.final_threshold,
         "early_zero_variance_share": early_zero_variance(Path(summary.metrics_file), args.early),
         "condition_shares": condition_shares(Path(summary.metrics_file)),
@@ -262,7 +262,9 @@ def main() -> None:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     results = load_results(runs_file)
     done = {(r["arm"], r["seed"], r["difficulty"]) for r in results if r["steps"] == args.max_steps}
-    todo = [(name, seed, difficulty) for difficulty in args.difficulty for seed in args.seeds for name in arms
+    # arm by arm (every seed and preset of an arm before the next arm): a study stopped early still
+    # has complete, comparable arms, in the order --arms gives
+    todo = [(name, seed, difficulty) for name in arms for seed in args.seeds for difficulty in args.difficulty
             if (name, seed, difficulty) not in done]
     if not args.report and todo:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

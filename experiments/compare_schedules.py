@@ -195,6 +195,33 @@ def report(results: list[dict[str, Any]], arm_order: Sequence[str]) -> dict[str,
     return table
 
 
+def markdown(table: dict[str, Any], results: list[dict[str, Any]]) -> str:
+    """The study's tables as Markdown (mean +- std over seeds; tau levels: mean step (runs that got there))."""
+    lines = []
+    for difficulty, arms in table.items():
+        rows = [r for r in results if r["difficulty"] == difficulty]
+        starts = [r["start"] for r in rows]
+        lines += [f"### Preset `{difficulty}`", "",
+                  f"Warm-started model on the same held-out rows: "
+                  + ", ".join(f"{m} {mean_std([s[m] for s in starts])}" for m in ("A@0.5", "A@0.8", "mIoU")), "",
+                  "| arm | seeds | A@0.5 | A@0.8 | pseudo-mAP | mIoU | mIoU change | zero-variance groups, first steps | "
+                  + " | ".join(f"tau {level:g} at step" for level in TAU_LEVELS) + " |",
+                  "|---" * (8 + len(TAU_LEVELS)) + "|"]
+        for arm, cells in arms.items():
+            lines.append(f"| {arm} | {cells['n']} | " + " | ".join(cells[m].replace("+-", " ± ") for m in METRICS)
+                         + f" | {cells['dmIoU'].replace('+-', ' ± ')} | "
+                         + cells["early_zero_variance_share"].replace("+-", " ± ") + " | "
+                         + " | ".join(cells["tau_reached"].values()) + " |")
+        held = {arm: cells["conditions_held"] for arm, cells in arms.items() if "conditions_held" in cells}
+        if held:
+            lines += ["", "Share of the adaptive rule's decisions (full window) at which each condition held:", "",
+                      "| arm | " + " | ".join(next(iter(held.values()))) + " |",
+                      "|---" * (1 + len(next(iter(held.values())))) + "|"]
+            lines += [f"| {arm} | " + " | ".join(f"{v:.2f}" for v in shares.values()) + " |" for arm, shares in held.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
 def plot(results: list[dict[str, Any]], arm_order: Sequence[str], path: Path) -> Path | None:
     """Threshold trajectories and held-out mIoU curves per arm (mean over seeds), one row per preset."""
     try:
@@ -253,13 +280,15 @@ def main() -> None:
     parser.add_argument("--cache-dir", default=TrainSettings.cache_dir)
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="medloc train settings for every run, e.g. learning_rate=3e-4 temperature=0.9")
-    parser.add_argument("--name", default="compare_schedules", help="results file stem in experiments/results/")
+    parser.add_argument("--name", default="compare_schedules", help="results file stem")
+    parser.add_argument("--results-dir", default=str(RESULTS_DIR), help="where results, tables and figure go")
     parser.add_argument("--report", action="store_true", help="only print the tables and draw the figure")
     args = parser.parse_args()
 
     arms = dict(parse_arm(spec) for spec in args.arms)
-    runs_file = RESULTS_DIR / f"{args.name}.jsonl"
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    results_dir = Path(args.results_dir)
+    runs_file = results_dir / f"{args.name}.jsonl"
+    results_dir.mkdir(parents=True, exist_ok=True)
     results = load_results(runs_file)
     done = {(r["arm"], r["seed"], r["difficulty"]) for r in results if r["steps"] == args.max_steps}
     # arm by arm (every seed and preset of an arm before the next arm): a study stopped early still
@@ -285,10 +314,11 @@ def main() -> None:
                       f"final tau {result['final_threshold']:.2f}, {result['seconds']:.0f}s", flush=True)
     selected = [r for r in results if r["arm"] in arms and r["seed"] in args.seeds and r["difficulty"] in args.difficulty]
     table = report(selected, list(arms))
-    (RESULTS_DIR / f"{args.name}_summary.json").write_text(json.dumps(
+    (results_dir / f"{args.name}_summary.json").write_text(json.dumps(
         {"settings": {k: v for k, v in vars(args).items() if k != "report"}, "table": table}, indent=2))
-    figure = plot(selected, list(arms), RESULTS_DIR / f"{args.name}.png") if selected else None
-    print(f"\nruns: {runs_file}\nsummary: {RESULTS_DIR / f'{args.name}_summary.json'}" + (f"\nfigure: {figure}" if figure else ""))
+    (results_dir / f"{args.name}.md").write_text(markdown(table, selected))
+    figure = plot(selected, list(arms), results_dir / f"{args.name}.png") if selected else None
+    print(f"\nruns: {runs_file}\ntables: {results_dir / f'{args.name}.md'}" + (f"\nfigure: {figure}" if figure else ""))
 
 
 if __name__ == "__main__":

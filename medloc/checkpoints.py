@@ -86,7 +86,8 @@ def read_trainer_state(checkpoint: str | os.PathLike[str]) -> Any:
     except OSError as error:
         raise CheckpointError(f"{file}: cannot read it ({error.strerror})") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{file} is not valid JSON (truncated?): {error}") from None
+        raise CheckpointError(f"{file} is not valid JSON (truncated?): {error}; remove {file.parent} to resume "
+                              "from the checkpoint before it") from None
     if not isinstance(content, dict) or not isinstance(content.get("global_step"), int):
         raise CheckpointError(f"{file} is not a trainer state (no integer 'global_step')")
     try:
@@ -126,7 +127,7 @@ def check_checkpoint(checkpoint: str | os.PathLike[str], schedules: Mapping[str,
         >>> check_checkpoint(folder, {"medloc:iou_curriculum": schedulers.build("adaptive")})
         Traceback (most recent call last):
         ...
-        medloc.checkpoints.CheckpointError: .../trainer_state.json: 'medloc:iou_curriculum': malformed schedule state ...
+        medloc.checkpoints.CheckpointError: .../trainer_state.json: 'medloc:iou_curriculum': malformed ...
     """
     state = read_trainer_state(checkpoint)
     saved_states = state.stateful_callbacks or {}

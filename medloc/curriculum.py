@@ -67,9 +67,10 @@ class ThresholdCurriculum(TrainerCallback):
         metric_name: how the score is called in the logs (``medloc/mean_<metric_name>``); default:
             the metric's ``__name__`` when it is an identifier (``grade_closeness``), else ``score``.
         num_generations: group size G; read from the GRPO config when the training starts.
-        tensorboard_dir: where the ``medloc/`` section is written; default: TRL's
-            ``TENSORBOARD_LOGGING_DIR`` if set, else ``<output_dir>/runs/medloc``. Written only
-            when ``report_to`` includes TensorBoard or this is given.
+        tensorboard_dir: where the custom-scalars layout goes; default: TRL's
+            ``TENSORBOARD_LOGGING_DIR`` if set, else ``<output_dir>/runs/medloc``. With TensorBoard
+            in ``report_to`` the scalars are TRL's ``train/medloc/*``; without it, giving this
+            makes medloc write ``medloc/*`` itself.
         **options: the schedule's options, passed to :func:`schedulers.build`. ``linear`` and
             ``cosine`` (any schedule that ``needs_total_steps``) without ``total_steps`` span the
             whole training run.
@@ -209,8 +210,9 @@ class ThresholdCurriculum(TrainerCallback):
             self.schedule = schedulers.build(self.schedule.name, **{**self.schedule.options(), "total_steps": total})
         if state.global_step > 0:
             self._restore(state)
-        if state.is_world_process_zero and self._wants_tensorboard(args):
-            self._writer = CurriculumWriter(self.tensorboard_dir or default_log_dir(args.output_dir))
+        trl_writes = self._trl_reports_tensorboard(args)
+        if state.is_world_process_zero and (trl_writes or self.tensorboard_dir is not None):
+            self._writer = CurriculumWriter(self.tensorboard_dir or default_log_dir(args.output_dir), mirror=not trl_writes)
 
     @staticmethod
     def _generation_batches(args: Any, max_steps: int) -> int:
@@ -231,9 +233,8 @@ class ThresholdCurriculum(TrainerCallback):
                                                   f"{self.state_key!r}")
         logger.info("Restored %r schedule at tau=%.3f from the checkpoint.", self.schedule.name, self.threshold)
 
-    def _wants_tensorboard(self, args: Any) -> bool:
-        if self.tensorboard_dir is not None:
-            return True
+    @staticmethod
+    def _trl_reports_tensorboard(args: Any) -> bool:
         report_to = getattr(args, "report_to", None) or []
         report_to = [report_to] if isinstance(report_to, str) else report_to
         return "tensorboard" in report_to or "all" in report_to
@@ -245,7 +246,7 @@ class ThresholdCurriculum(TrainerCallback):
         state.stateful_callbacks[self.state_key] = self.schedule.state_dict()
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        """Mirror the ``medloc/*`` metrics into the ``medloc/`` TensorBoard section."""
+        """Write the ``medloc/*`` metrics when TRL does not (see :class:`CurriculumWriter`)."""
         if self._writer is not None and logs:
             self._writer.write(logs, state.global_step)
 

@@ -9,7 +9,7 @@ Example:
     >>> model, processor = build_tiny_vlm()
     >>> result = evaluate(model, processor, generate_split("heldout", 2), max_new_tokens=4)
     >>> result.metrics["n"]
-    2
+    2.0
 """
 
 from __future__ import annotations

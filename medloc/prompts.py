@@ -3,7 +3,7 @@
 The prompt is one user turn: the instruction text first, then the image (a fixed
 image-to-answer distance helps small models). The image part is a ``{"type": "image"}``
 placeholder that TRL fills from the row's ``image`` column. The instruction names the
-reasoning layout ("before" / "after" / "none", see CONVENTIONS) and the coordinate frame the
+reasoning layout ("before" / "after" / "none", see ``REASONING_LAYOUTS``) and the coordinate frame the
 answer is written in (medloc.frames).
 
 Example:

@@ -357,7 +357,9 @@ class CheckedReward:
     def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
         rewards = list(self.func(completions, **kwargs))
         if len(rewards) != len(completions):
-            raise ValueError(f"reward {self.__name__!r} returned {len(rewards)} values for {len(completions)} completions")
+            raise ValueError(
+                f"reward {self.__name__!r} returned {len(rewards)} values for {len(completions)} completions"
+            )
         ids = kwargs.get("id")
         for row, value in enumerate(rewards):
             if value is None:

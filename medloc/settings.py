@@ -111,7 +111,7 @@ class TrainSettings:
     reasoning: str = "none"
     frame: str | None = None
     output_dir: str = "medloc-output"
-    max_steps: int = 60
+    max_steps: int = 200
     num_generations: int = 8
     prompts_per_step: int = 4
     learning_rate: float = 1e-4
@@ -119,7 +119,7 @@ class TrainSettings:
     beta: float = 0.04
     max_completion_length: int = 24
     seed: int = 0
-    eval_every: int = 20
+    eval_every: int = 50
     vision_lr_scale: float | None = None
     warm_start: bool = True
     warm_start_steps: int | None = None

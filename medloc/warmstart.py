@@ -6,7 +6,7 @@ answer tokens only, a fresh synthetic batch every step, AdamW with warmup + cosi
 The result is saved under ``cache_dir/<hash of the config and seed>/`` so the next run with the
 same settings skips training.
 
-A tiny model sometimes stalls on one constant box for every image (REFERENCE.md section 6). After
+A tiny model sometimes stalls on one constant box for every image (see the findings file). After
 training, greedy answers on a held-out probe are checked; a stalled run is restarted with the next
 seed and a lower learning rate, up to ``max_attempts`` times. If every attempt stalls,
 ``warm_start`` raises, or (``keep_stalled=True``, what ``medloc train`` uses) keeps the best
@@ -47,8 +47,9 @@ METRICS_FILE = "warmstart_metrics.json"
 
 @dataclasses.dataclass(frozen=True)
 class WarmStartConfig:
-    """Settings of the supervised warm start (batch 32, lr 2e-3, warmup + cosine, clip 1.0, as in
-    REFERENCE.md section 6; ``freeze_vision=True`` keeps the random vision tower fixed).
+    """Settings of the supervised warm start (batch 32, lr 2e-3, warmup + cosine, clip 1.0, measured
+    in experiments/results/warmstart_findings.md; ``freeze_vision=True`` keeps the random vision
+    tower fixed).
 
     ``lead_in`` names a synthetic preset (``"easy"``) the first ``lead_in_steps`` steps draw from
     before ``synthetic``: a model this small learns "find the blob" on clear single lesions, then

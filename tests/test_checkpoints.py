@@ -128,8 +128,8 @@ def test_resumable_trainer_loads_the_weights_transformers_would_skip(saved_model
 
     trained, folder = saved_model
     fresh, processor = build_tiny_vlm(seed=1)
-    trainer = ResumableGRPOTrainer(model=fresh, processing_class=processor, reward_funcs=[lambda completions, **_:
-                                   [0.0] * len(completions)], args=grpo_config(tmp_path), train_dataset=grounding_dataset())
+    trainer = ResumableGRPOTrainer(model=fresh, processing_class=processor, reward_funcs=[IoUCurriculum().reward],
+                                   args=grpo_config(tmp_path), train_dataset=grounding_dataset())
     trainer._load_from_checkpoint(str(folder))
     assert all(torch.equal(fresh.state_dict()[name], tensor) for name, tensor in trained.state_dict().items())
 

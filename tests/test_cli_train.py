@@ -36,7 +36,12 @@ def short_run(tmp_path_factory):
 def test_summary_is_printed_and_written(short_run):
     output_dir, output = short_run
     assert "medloc train finished: 3 GRPO steps" in output
-    assert "held-out (4 rows): A@0.5" in output
+    assert "threshold: 0.30 -> 0.30, never raised" in output
+    assert "held-out (4 rows)    A@0.5   A@0.8    mIoU  pseudo-mAP  valid" in output
+    assert "before GRPO" in output and "after GRPO" in output
+    assert len(output.splitlines()) <= 12  # --quiet: the summary only, no progress, no metrics dicts
+    records = [json.loads(line) for line in (output_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [record["step"] for record in records if "medloc/threshold" in record] == [1, 2, 3]
     assert f"tensorboard --logdir {output_dir / 'tensorboard'}" in output
     summary = json.loads((output_dir / "summary.json").read_text())
     assert summary["steps"] == 3
@@ -52,9 +57,11 @@ def test_tensorboard_holds_curriculum_rewards_and_heldout_metrics(short_run):
     accumulator = EventAccumulator(str(output_dir / "tensorboard"))
     accumulator.Reload()
     tags = set(accumulator.Tags()["scalars"])
-    assert {"medloc/threshold", "medloc/hit_rate", "medloc/zero_variance_share", "train/reward"} <= tags
+    assert {"train/medloc/threshold", "train/medloc/hit_rate", "train/medloc/zero_variance_share",
+            "train/reward"} <= tags
+    assert not any(tag.startswith("medloc/") for tag in tags)  # one series per metric, TRL's
     assert {"heldout/A@0.5", "heldout/A@0.8", "heldout/pseudo_mAP", "heldout/mIoU"} <= tags
-    assert [event.step for event in accumulator.Scalars("medloc/threshold")] == [1, 2, 3]
+    assert [event.step for event in accumulator.Scalars("train/medloc/threshold")] == [1, 2, 3]
 
 
 def free_port() -> int:
@@ -72,7 +79,7 @@ def test_tensorboard_server_serves_the_threshold_series(short_run):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        url = f"http://127.0.0.1:{port}/data/plugin/scalars/scalars?run=.&tag=medloc/threshold"
+        url = f"http://127.0.0.1:{port}/data/plugin/scalars/scalars?run=.&tag=train/medloc/threshold"
         deadline, series = time.time() + 90, None
         while time.time() < deadline and series is None:
             try:

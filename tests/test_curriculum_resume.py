@@ -17,8 +17,9 @@ TOTAL_STEPS = 6
 
 
 def adaptive() -> IoUCurriculum:
-    # IoUs are a constant 0.95 (TRL's sampling after a resume is not bit-identical, so the
-    # stream must not depend on the text); with window 3, tau moves at steps 3, 4, 5 and 6
+    # IoUs are a constant 0.95 (plain trl.GRPOTrainer resumes a Qwen2-VL policy without its
+    # weights, huggingface/transformers#43701, so the stream must not depend on the text; see
+    # tests/test_train_resume.py for medloc's trainer); with window 3, tau moves at steps 3, 4, 5 and 6
     return IoUCurriculum("adaptive", window=3)
 
 
@@ -50,7 +51,7 @@ def test_every_checkpoint_carries_the_schedule_state(uninterrupted):
     assert len(at_checkpoint["tracker"]["ious"]) >= 1
     assert saved_schedule_state(output_dir / f"checkpoint-{TOTAL_STEPS}") == final_state
     assert at_checkpoint["threshold"] == 0.45
-    assert final_state["threshold"] == 0.8  # a fresh start at step 3 would end at 0.6
+    assert final_state["threshold"] == 0.7  # 0.45 -> 0.55 -> 0.65 -> 0.7; a fresh start at step 3 would end at 0.45
 
 
 @pytest.mark.parametrize(

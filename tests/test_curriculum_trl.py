@@ -31,20 +31,28 @@ def test_grpo_run_logs_medloc_scalars_to_tensorboard(tmp_path, monkeypatch):
     trainer.train()
 
     scalars = read_scalars(log_dir)
-    threshold = scalars["medloc/threshold"]
+    threshold = scalars["train/medloc/threshold"]
     assert [step for step, _ in threshold] == [1, 2, 3, 4]
     # window 2, every condition met: the first raise needs a full window (batch 2), then the
     # refresh keeps one step, so one fresh batch suffices for each next raise
-    assert [round(value, 6) for _, value in threshold] == [0.3, 0.3, 0.45, 0.6]
-    assert curriculum.threshold == 0.7
-    assert [value for _, value in scalars["medloc/hit_rate"]] == [1.0, 1.0, 1.0, 1.0]
+    assert [round(value, 6) for _, value in threshold] == [0.3, 0.3, 0.45, 0.55]
+    assert curriculum.threshold == 0.65
+    assert [value for _, value in scalars["train/medloc/hit_rate"]] == [1.0, 1.0, 1.0, 1.0]
     # every completion scores 1, so every group has zero reward variance
-    assert [value for _, value in scalars["medloc/zero_variance_share"]] == [1.0, 1.0, 1.0, 1.0]
-    for tag in ("medloc/hit_rate", "medloc/zero_variance_share", "medloc/mean_iou", "medloc/window_hit_rate",
-                "medloc/condition_hit_rate", "train/reward"):
-        assert tag in scalars, tag
-    # TRL's own copy of the metrics sits under train/
-    assert "train/medloc/threshold" in scalars
+    assert [value for _, value in scalars["train/medloc/zero_variance_share"]] == [1.0, 1.0, 1.0, 1.0]
+    for tag in ("hit_rate", "zero_variance_share", "mean_iou", "window_hit_rate", "condition_hit_rate"):
+        assert f"train/medloc/{tag}" in scalars, tag
+    assert "train/reward" in scalars
+    # one series per metric: TRL's; medloc writes no second copy
+    assert not any(tag.startswith("medloc/") for tag in scalars)
+
+
+def test_without_trl_tensorboard_the_curriculum_writes_its_own_series(tmp_path, monkeypatch):
+    monkeypatch.setattr(medloc.curriculum, "ious_from_columns", strong_ious)
+    curriculum = IoUCurriculum("fixed", threshold=0.5, tensorboard_dir=str(tmp_path / "mine"))
+    trainer = make_trainer(grpo_config(tmp_path / "out", report_to="none", max_steps=2), curriculum)
+    trainer.train()
+    assert [step for step, _ in read_scalars(tmp_path / "mine")["medloc/threshold"]] == [1, 2]
 
 
 def test_tensorboard_layout_puts_threshold_and_hit_rate_on_one_chart(tmp_path, monkeypatch):
@@ -60,7 +68,7 @@ def test_tensorboard_layout_puts_threshold_and_hit_rate_on_one_chart(tmp_path, m
     layout = layout_pb2.Layout()
     layout.ParseFromString(accumulator.Tensors(metadata.CONFIG_SUMMARY_TAG)[0].tensor_proto.string_val[0])
     charts = {chart.title: list(chart.multiline.tag) for category in layout.category for chart in category.chart}
-    assert {"medloc/threshold", "medloc/hit_rate"} <= set(charts["threshold vs hit rate"])
+    assert {"train/medloc/threshold", "train/medloc/hit_rate"} <= set(charts["threshold vs hit rate"])
 
 
 def test_tracker_does_not_learn_from_evaluation_batches(tmp_path, monkeypatch):

@@ -155,8 +155,11 @@ def test_difficulty_presets():
     from grounding_data.synthetic import DIFFICULTIES, difficulty
 
     assert set(DIFFICULTIES) == {"easy", "standard"}
-    assert difficulty("standard") == SyntheticConfig()
+    standard = difficulty("standard")
+    assert standard.distractor_prob == 0.7 and standard.size_range == (8.0, 32.0)
     easy_rows = generate_split("heldout", 8, difficulty("easy"), seed=0)
-    assert all(len(row["boxes"]) == 1 for row in easy_rows)
+    assert all(row["attribute"] == "none" for row in easy_rows)  # one lesion, nothing to tell apart
+    standard_rows = generate_split("heldout", 32, standard, seed=0)
+    assert sum(row["attribute"] != "none" for row in standard_rows) >= 16  # most name a target among distractors
     with pytest.raises(ValueError, match="unknown synthetic difficulty 'insane'; choose from easy, standard"):
         difficulty("insane")

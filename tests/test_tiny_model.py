@@ -26,11 +26,11 @@ def test_sizes_follow_reference():
     model, processor = build_tiny_vlm(seed=0)
     text, vision = model.config.text_config, model.config.vision_config
     assert (text.hidden_size, text.num_hidden_layers) == (64, 2)
-    assert (vision.depth, vision.embed_dim, vision.patch_size, vision.spatial_merge_size) == (2, 64, 14, 2)
+    assert (vision.depth, vision.embed_dim, vision.patch_size, vision.spatial_merge_size) == (2, 64, 14, 1)
     assert text.rope_parameters["rope_theta"] == 10.0
     assert sum(text.rope_parameters["mrope_section"]) == text.hidden_size // text.num_attention_heads // 2
     inputs = _inputs(processor)
-    assert int((inputs["input_ids"] == model.config.image_token_id).sum()) == 16
+    assert int((inputs["input_ids"] == model.config.image_token_id).sum()) == 64  # an 8x8 grid of 14 px tokens
     assert sum(p.numel() for p in model.parameters()) < 500_000
 
 
@@ -50,6 +50,21 @@ def test_tokenizer_round_trips_text_and_tags():
     assert tok.decode(ids) == text
     assert len(tok("<answer>")["input_ids"]) == 1
     assert "<answer>" in tok.decode(ids, skip_special_tokens=True)
+
+
+def test_each_coordinate_value_is_one_token_and_decodes_unchanged():
+    tok = build_tokenizer()
+    ids = tok("[7,42,100,05]")["input_ids"]
+    assert tok.convert_ids_to_tokens(ids) == ["[", "7", ",", "42", ",", "100", ",", "05", "]"]
+    assert tok.decode(ids) == "[7,42,100,05]"
+    long_number = tok("12345")["input_ids"]
+    assert tok.convert_ids_to_tokens(long_number) == ["12", "34", "5"] and tok.decode(long_number) == "12345"
+    assert tok.unk_token_id not in tok("any text 0-100 [1, 2, 3, 4]")["input_ids"]
+
+
+def test_character_tokenizer_is_still_available():
+    tok = build_tokenizer(number_tokens=False)
+    assert tok.convert_ids_to_tokens(tok("[42]")["input_ids"]) == ["[", "4", "2", "]"]
 
 
 def test_unknown_size_option_is_named():

@@ -22,7 +22,9 @@ def test_cache_key_depends_on_settings_and_seed():
 
 
 @pytest.mark.parametrize("kwargs, name", [({"max_steps": 0}, "max_steps"), ({"learning_rate": 0}, "learning_rate"),
-                                          ({"lr_backoff": 2}, "lr_backoff")])
+                                          ({"lr_backoff": 2}, "lr_backoff"),
+                                          ({"max_steps": 10, "lead_in": "easy", "lead_in_steps": 11}, "lead_in_steps"),
+                                          ({"lead_in_steps": 5}, "needs a lead_in preset")])
 def test_bad_config_is_named(kwargs, name):
     with pytest.raises(ValueError, match=name):
         WarmStartConfig(**kwargs)
@@ -125,6 +127,37 @@ def test_keep_stalled_keeps_the_best_attempt_and_marks_it(tmp_path, monkeypatch)
     assert metrics["stalled"] is True
     assert metrics["attempt"] == 1 and metrics["mIoU"] == 0.05
     assert len(metrics["attempts"]) == 2
+
+
+def test_lead_in_steps_draw_from_the_lead_in_preset(monkeypatch):
+    from grounding_data.synthetic import difficulty
+
+    batches = []
+
+    def record(processor, rows, reasoning, frame):
+        batches.append([row["attribute"] for row in rows])
+        if len(batches) == 3:
+            raise StopIteration  # enough batches seen; no need to train
+        return real_batch(processor, rows, reasoning, frame)
+
+    real_batch = ws.sft_batch
+    monkeypatch.setattr(ws, "sft_batch", record)
+    config = WarmStartConfig(max_steps=3, batch_size=8, synthetic=difficulty("standard"), lead_in="easy",
+                             lead_in_steps=2)
+    with pytest.raises(StopIteration):
+        ws.train_once(config, seed=0, learning_rate=1e-3, progress=False)
+    assert batches[0] == batches[1] == ["none"] * 8  # easy: one lesion, no phrase attribute
+    assert set(batches[2]) - {"none"}  # standard: targets named among distractors
+
+
+def test_standard_preset_recipe_has_a_lead_in():
+    from medloc.settings import TrainSettings
+    from medloc.training import warm_start_config
+
+    config = warm_start_config(TrainSettings(difficulty="standard"))
+    assert (config.lead_in, config.lead_in_steps, config.max_steps) == ("easy", 500, 1200)
+    assert warm_start_config(TrainSettings(difficulty="standard", warm_start_steps=40)).lead_in_steps == 20
+    assert warm_start_config(TrainSettings()).lead_in is None
 
 
 @pytest.mark.slow

@@ -64,6 +64,7 @@ def grpo_config(output_dir: Path, **overrides: Any) -> GRPOConfig:
         seed=0,
         temperature=1.0,
         dataloader_num_workers=0,
+        activation_checkpointing=False,  # TRL defaults the deprecated gradient_checkpointing to True
     )
     options.update(overrides)
     return GRPOConfig(**options)

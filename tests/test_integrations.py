@@ -164,7 +164,7 @@ def test_trl_cli_reward_in_a_real_grpo_run_survives_a_resume(monkeypatch, tmp_pa
     second = trainer(tmp_path, 6)
     second.train(resume_from_checkpoint=str(tmp_path / "checkpoint-3"))
     final = second.state.stateful_callbacks[trl_cli.STATE_KEY]
-    assert (final["steps_taken"], final["threshold"]) == (6, 0.8)  # a fresh start would stop at 0.6
+    assert (final["steps_taken"], final["threshold"]) == (6, 0.7)  # 0.45 -> 0.55 -> 0.65 -> 0.7; fresh: 0.45
 
 
 # ms-swift -------------------------------------------------------------------------------

@@ -103,7 +103,7 @@ def test_grade_run_on_the_grounding_model_drives_the_tolerance_with_the_schedule
     accumulator = EventAccumulator(str(root / "grade" / "tensorboard"))
     accumulator.Reload()
     tags = set(accumulator.Tags()["scalars"])
-    assert {"medloc/threshold", "medloc/mean_grade_closeness", "heldout/within_1", "heldout/mae"} <= tags
+    assert {"train/medloc/threshold", "train/medloc/mean_grade_closeness", "heldout/within_1", "heldout/mae"} <= tags
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import click
@@ -92,9 +93,16 @@ def train(**given: Any) -> None:
     except SettingsError as error:
         raise click.UsageError(str(error)) from None
 
+    from transformers.utils import logging as transformers_logging
+
     from grounding_data import DataError
     from medloc.checkpoints import CheckpointError
     from medloc.training import run_training
+
+    transformers_logging.disable_progress_bar()  # its "Loading weights" / "Writing model shards" bars at every save
+    # TRL 1.16 itself still calls transformers' deprecated gradient_checkpointing* methods at every
+    # generation and save; medloc uses the new names, so only TRL's internal calls are silenced here
+    warnings.filterwarnings("ignore", message=r"`(is_)?gradient_checkpointing\w*` is deprecated", category=FutureWarning)
 
     try:
         summary = run_training(settings, progress=not quiet, resume=resume)

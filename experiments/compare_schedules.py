@@ -149,6 +149,22 @@ def warm_up(seed: int, difficulty: str, args: argparse.Namespace) -> str:
     return prepare_model(settings, progress=False)[0]
 
 
+REFERENCE_ARM = "fixed-0.5"
+"""Plain GRPO at the usual threshold: what every other arm is compared to, seed by seed."""
+
+
+def paired_difference(group: list[dict[str, Any]], reference: list[dict[str, Any]]) -> str:
+    """Final mIoU minus the reference arm's, per seed (same warm start), as mean +- std.
+
+    Example:
+        >>> run = lambda seed, miou: {"seed": seed, "heldout": {"mIoU": miou}}
+        >>> paired_difference([run(0, 0.5), run(1, 0.7)], [run(0, 0.4), run(1, 0.5)])
+        '0.150+-0.071'
+    """
+    by_seed = {r["seed"]: r["heldout"]["mIoU"] for r in reference}
+    return mean_std([r["heldout"]["mIoU"] - by_seed[r["seed"]] for r in group if r["seed"] in by_seed])
+
+
 def mean_std(values: Sequence[float]) -> str:
     values = [v for v in values if v is not None and not math.isnan(v)]
     if not values:
@@ -167,12 +183,14 @@ def report(results: list[dict[str, Any]], arm_order: Sequence[str]) -> dict[str,
               f"{max(r['steps'] for r in rows)} GRPO steps; warm start on the same rows: "
               + "  ".join(f"{m} {mean_std([s[m] for s in starts])}" for m in ("A@0.5", "A@0.8", "mIoU")))
         print(f"{'arm':<19}{'n':>2} {'A@0.5':>12} {'A@0.8':>12} {'pseudo-mAP':>12} {'mIoU':>12} {'dmIoU':>13} "
-              f"{'zero-var early':>14}  tau reached at step " + "/".join(f"{level:g}" for level in TAU_LEVELS))
+              f"{'vs ' + REFERENCE_ARM:>13} {'zero-var early':>14}  tau reached at step "
+              + "/".join(f"{level:g}" for level in TAU_LEVELS))
         table[difficulty] = {}
         for arm in [a for a in arm_order if any(r["arm"] == a for r in rows)]:
             group = [r for r in rows if r["arm"] == arm]
             cells = {m: mean_std([r["heldout"][m] for r in group]) for m in METRICS}
             cells["dmIoU"] = mean_std([r["heldout"]["mIoU"] - r["start"]["mIoU"] for r in group])
+            cells["vs_reference"] = paired_difference(group, [r for r in rows if r["arm"] == REFERENCE_ARM])
             cells["early_zero_variance_share"] = mean_std([r["early_zero_variance_share"] for r in group])
             reached = {}
             for level in TAU_LEVELS:
@@ -186,7 +204,8 @@ def report(results: list[dict[str, Any]], arm_order: Sequence[str]) -> dict[str,
                                             for name in shares[0]}
             table[difficulty][arm] = {**cells, "n": len(group)}
             print(f"{arm:<19}{len(group):>2} {cells['A@0.5']:>12} {cells['A@0.8']:>12} {cells['pseudo_mAP']:>12} "
-                  f"{cells['mIoU']:>12} {cells['dmIoU']:>13} {cells['early_zero_variance_share']:>14}  "
+                  f"{cells['mIoU']:>12} {cells['dmIoU']:>13} {cells['vs_reference']:>13} "
+                  f"{cells['early_zero_variance_share']:>14}  "
                   + " ".join(reached.values()))
         for arm, cells in table[difficulty].items():
             if "conditions_held" in cells:
@@ -204,12 +223,13 @@ def markdown(table: dict[str, Any], results: list[dict[str, Any]]) -> str:
         lines += [f"### Preset `{difficulty}`", "",
                   f"Warm-started model on the same held-out rows: "
                   + ", ".join(f"{m} {mean_std([s[m] for s in starts])}" for m in ("A@0.5", "A@0.8", "mIoU")), "",
-                  "| arm | seeds | A@0.5 | A@0.8 | pseudo-mAP | mIoU | mIoU change | zero-variance groups, first steps | "
+                  f"| arm | seeds | A@0.5 | A@0.8 | pseudo-mAP | mIoU | mIoU change | mIoU vs {REFERENCE_ARM}, same seed "
+                  "| zero-variance groups, first steps | "
                   + " | ".join(f"tau {level:g} at step" for level in TAU_LEVELS) + " |",
-                  "|---" * (8 + len(TAU_LEVELS)) + "|"]
+                  "|---" * (9 + len(TAU_LEVELS)) + "|"]
         for arm, cells in arms.items():
             lines.append(f"| {arm} | {cells['n']} | " + " | ".join(cells[m].replace("+-", " ± ") for m in METRICS)
-                         + f" | {cells['dmIoU'].replace('+-', ' ± ')} | "
+                         + f" | {cells['dmIoU'].replace('+-', ' ± ')} | {cells['vs_reference'].replace('+-', ' ± ')} | "
                          + cells["early_zero_variance_share"].replace("+-", " ± ") + " | "
                          + " | ".join(cells["tau_reached"].values()) + " |")
         held = {arm: cells["conditions_held"] for arm, cells in arms.items() if "conditions_held" in cells}
@@ -244,14 +264,18 @@ def plot(results: list[dict[str, Any]], arm_order: Sequence[str], path: Path) ->
                 steps, taus = zip(*run["threshold_trajectory"])
                 axes[row][0].plot(steps, taus, color=colour, alpha=0.45, drawstyle="steps-post",
                                   label=arm if run is group[0] else None)
-            for column, metric in ((1, "mIoU"), (2, "A@0.5")):
+            for column, metric in ((1, "mIoU"), (2, "A@0.5")):  # change since step 0: seeds start apart
                 steps = [step for step, _ in group[0]["heldout_history"]]
-                values = [statistics.fmean(r["heldout_history"][i][1][metric] for r in group
-                                           if len(r["heldout_history"]) > i) for i in range(len(steps))]
-                axes[row][column].plot(steps, values, marker="o", color=colour, label=arm)
+                values = [statistics.fmean(r["heldout_history"][i][1][metric] - r["heldout_history"][0][1][metric]
+                                           for r in group if len(r["heldout_history"]) > i) for i in range(len(steps))]
+                axes[row][column].plot(steps, values, marker="o", color=colour, label=f"{arm} ({len(group)})")
         axes[row][0].set(title=f"{difficulty}: IoU threshold tau (each seed)", xlabel="GRPO step", ylabel="tau")
-        axes[row][1].set(title=f"{difficulty}: held-out mIoU (mean over seeds)", xlabel="GRPO step")
-        axes[row][2].set(title=f"{difficulty}: held-out A@0.5 (mean over seeds)", xlabel="GRPO step")
+        axes[row][1].set(title=f"{difficulty}: held-out mIoU change since step 0 (mean over seeds)",
+                         xlabel="GRPO step")
+        axes[row][2].set(title=f"{difficulty}: held-out A@0.5 change since step 0 (mean over seeds)",
+                         xlabel="GRPO step")
+        for column in (1, 2):
+            axes[row][column].axhline(0.0, color="grey", linewidth=0.8)
         axes[row][0].legend(fontsize=7, loc="upper left")
         axes[row][2].legend(fontsize=7, loc="best")
     figure.tight_layout()

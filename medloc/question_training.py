@@ -26,8 +26,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from accelerate import PartialState
 from datasets import Dataset
 from datasets import Image as ImageFeature
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from medloc.checkpoints import resume_checkpoint
 from medloc.choices import is_choice, make_choice_reward
@@ -36,6 +38,7 @@ from medloc.evaluation import generate_answers
 from medloc.grades import grade_closeness, tolerance_at
 from medloc.heldout import HeldoutEvaluation
 from medloc.priors import read_class_descriptions
+from medloc.progress import TrainingProgress
 from medloc.question_eval import REPORTED_METRICS, QuestionResult, score_questions, table_lines
 from medloc.question_prompts import question_prompt
 from medloc.rewards import has_text, make_format_reward
@@ -211,7 +214,8 @@ def run_question_training(settings: TrainSettings, progress: bool = True, resume
     from transformers import AutoModelForImageTextToText, AutoProcessor
     from medloc.trainer import ResumableGRPOTrainer
     from medloc.training import (
-        FINAL_MODEL_SUBDIR, MODEL_INFO_FILE, SUMMARY_FILE, TENSORBOARD_SUBDIR, grpo_arguments, prepare_model,
+        FINAL_MODEL_SUBDIR, METRICS_FILE, MODEL_INFO_FILE, SUMMARY_FILE, TENSORBOARD_SUBDIR, grpo_arguments,
+        prepare_model,
     )
 
     started = time.time()
@@ -230,14 +234,20 @@ def run_question_training(settings: TrainSettings, progress: bool = True, resume
                               log_dir=str(tensorboard_dir), max_new_tokens=settings.max_completion_length)
     schedules = {curriculum.state_key: curriculum.schedule} if curriculum else {}
     checkpoint = resume_checkpoint(output_dir, schedules) if resume else None
+    if checkpoint is None and PartialState().is_main_process:
+        (output_dir / METRICS_FILE).unlink(missing_ok=True)  # a fresh run starts a fresh log
+    display = TrainingProgress(curriculum, output_dir / METRICS_FILE, show=progress, heldout_history=heldout.history,
+                               heldout_metric="accuracy")
     trainer = ResumableGRPOTrainer(
         model=model,
         processing_class=processor,
         reward_funcs=reward_funcs,
         args=args,
         train_dataset=question_dataset(train_rows, settings.task, settings.reasoning, descriptions),
-        callbacks=[heldout] + ([curriculum] if curriculum else []),
+        callbacks=[heldout] + ([curriculum] if curriculum else []) + [display],
     )
+    trainer.remove_callback(ProgressCallback)  # TRL's bar prints every metrics dict; medloc's shows the few that matter
+    trainer.remove_callback(PrinterCallback)
     start_threshold = curriculum.threshold if curriculum else None
     trainer.train(resume_from_checkpoint=None if checkpoint is None else str(checkpoint))
     final_model_dir = output_dir / FINAL_MODEL_SUBDIR

@@ -112,9 +112,15 @@ def train(**given: Any) -> None:
         raise click.ClickException(str(error)) from None
     from accelerate import PartialState
 
-    if PartialState().is_main_process:  # under accelerate launch every rank returns the summary
+    state = PartialState()
+    if state.is_main_process:  # under accelerate launch every rank returns the summary
         for line in summary.lines():
             click.echo(line)
+    if state.use_distributed:
+        # leave the gloo/NCCL group cleanly: left to interpreter exit, a rank can abort in teardown
+        # ("terminate called without an active exception") after the run succeeded
+        state.wait_for_everyone()
+        state.destroy_process_group()
 
 
 def _settings(given: dict[str, Any], config_file: str | None) -> TrainSettings:

@@ -172,12 +172,28 @@ class ThresholdCurriculum(TrainerCallback):
         return np.clip(np.nan_to_num(scores, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
 
     def _score(self, completions: Sequence[Any], columns: dict[str, Any]) -> list[float]:
+        scores, tau = self._observe(completions, columns)
+        return (scores >= tau).astype(np.float64).tolist()
+
+    def observed_scores(self, completions: Sequence[Any], **columns: Any) -> np.ndarray:
+        """The raw scores of ``completions`` (IoUs for :class:`IoUCurriculum`), learned from on
+        training batches exactly as :attr:`reward` does: for a run rewarded with the raw score
+        (``medloc train --reward soft-iou``) while the schedule still tracks and logs.
+
+        Example:
+            >>> curriculum = IoUCurriculum("fixed", threshold=0.5, frame="pixels")
+            >>> curriculum.observed_scores(["[0, 0, 5, 10]"], boxes=[[[0, 0, 10, 10]]], width=[100], height=[100])
+            array([0.5])
+        """
+        return self._observe(completions, columns)[0]
+
+    def _observe(self, completions: Sequence[Any], columns: dict[str, Any]) -> tuple[np.ndarray, float]:
+        """Scores and the tau they are judged at; on training batches the schedule then learns."""
         scores = self._scores(completions, columns)
         tau = self.schedule.threshold
-        rewards = (scores >= tau).astype(np.float64)
         if self._is_training():
             self._learn(scores, tau, columns.get("log_metric"))
-        return rewards.tolist()
+        return scores, tau
 
     def _learn(self, local_scores: np.ndarray, tau: float, log_metric: Callable[[str, float], None] | None) -> None:
         scores, _ = gather_ious(local_scores)

@@ -34,7 +34,7 @@ from medloc.frames import CoordinateFrame, get_frame
 from medloc.heldout import HeldoutEvaluation
 from medloc.progress import TrainingProgress
 from medloc.prompts import build_prompt
-from medloc.rewards import make_format_reward, make_soft_iou_reward
+from medloc.rewards import make_format_reward
 from medloc.settings import SYNTHETIC, SettingsError, TrainSettings
 from medloc.tiny_model import is_builtin_model
 
@@ -313,11 +313,9 @@ def grounding_reward(kind: str, curriculum: IoUCurriculum) -> Any:
     """
     if kind == "binary":
         return curriculum.reward
-    soft = make_soft_iou_reward(curriculum.frame)
 
     def soft_iou(completions: Sequence[Any], **columns: Any) -> list[float]:
-        curriculum.reward(completions, **columns)
-        return soft(completions, **columns)
+        return curriculum.observed_scores(completions, **columns).tolist()  # one parse for reward and schedule
 
     return soft_iou
 

@@ -93,25 +93,27 @@ def tau_level_steps(trajectory: Sequence[Sequence[float]], levels: Iterable[floa
     return {f"{level:g}": next((int(step) for step, tau in trajectory if tau >= level - 1e-9), None) for level in levels}
 
 
-def early_zero_variance(metrics_file: Path, early_steps: int) -> float:
-    """Mean share of zero-variance groups over the first ``early_steps`` GRPO steps (from metrics.jsonl).
+def read_metrics(metrics_file: Path) -> list[dict[str, Any]]:
+    """The records of a run's ``metrics.jsonl``."""
+    return [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
+
+
+def early_zero_variance(records: list[dict[str, Any]], early_steps: int) -> float:
+    """Mean share of zero-variance groups over the first ``early_steps`` GRPO steps.
 
     TRL's ``frac_reward_zero_std`` (groups whose total reward has std 0; with the default
     ``scale_rewards="group"`` it is a share of groups), the same measure for binary and soft rewards.
     """
-    values = []
-    for line in metrics_file.read_text().splitlines():
-        record = json.loads(line)
-        if record.get("step", math.inf) <= early_steps and "frac_reward_zero_std" in record:
-            values.append(record["frac_reward_zero_std"])
+    values = [record["frac_reward_zero_std"] for record in records
+              if record.get("step", math.inf) <= early_steps and "frac_reward_zero_std" in record]
     return statistics.fmean(values) if values else float("nan")
 
 
-def condition_shares(metrics_file: Path) -> dict[str, float]:
+def condition_shares(records: list[dict[str, Any]]) -> dict[str, float]:
     """For the adaptive rule: the share of evaluated steps at which each condition held."""
     held: dict[str, list[float]] = {}
-    for line in metrics_file.read_text().splitlines():
-        for key, value in json.loads(line).items():
+    for record in records:
+        for key, value in record.items():
             if key.startswith("medloc/condition_"):
                 held.setdefault(key.removeprefix("medloc/condition_"), []).append(value)
     return {name: round(statistics.fmean(values), 3) for name, values in held.items()}
@@ -126,14 +128,15 @@ def run_one(name: str, arm: dict[str, Any], seed: int, difficulty: str, args: ar
     torch.set_num_threads(args.threads)
     work_dir = Path(args.work_dir) / difficulty / f"{name}_seed{seed}"
     summary = run_training(settings_for(arm, seed, difficulty, args, work_dir), progress=False)
+    records = read_metrics(Path(summary.metrics_file))
     return {
         "arm": name, "seed": seed, "difficulty": difficulty, "steps": summary.steps,
         "heldout": summary.heldout, "start": summary.heldout_history[0][1], "heldout_history": summary.heldout_history,
         "threshold_trajectory": summary.threshold_trajectory, "raises": summary.raises,
         "tau_level_steps": {} if arm.get("reward") == "soft-iou" else tau_level_steps(summary.threshold_trajectory),
         "final_threshold": summary.final_threshold,
-        "early_zero_variance_share": early_zero_variance(Path(summary.metrics_file), args.early),
-        "condition_shares": condition_shares(Path(summary.metrics_file)),
+        "early_zero_variance_share": early_zero_variance(records, args.early),
+        "condition_shares": condition_shares(records),
         "warm_start": summary.warm_start, "seconds": round(summary.seconds, 1),
     }
 

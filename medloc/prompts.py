@@ -119,13 +119,23 @@ def answer_text(boxes: Sequence[Sequence[float]], width: int, height: int, reaso
         >>> answer_text([[0, 0, 50, 50]], 100, 100, reasoning="after", rationale="upper left")
         '<answer>[0,0,50,50]</answer><think>upper left</think>'
     """
+    return layout_answer(format_boxes(boxes, width, height, frame), reasoning, rationale)
+
+
+def layout_answer(answer: str, reasoning: str = "none", rationale: str = "") -> str:
+    """``answer`` in its ``<answer>`` tags, with the rationale before, after or nowhere (``reasoning``).
+
+    Example:
+        >>> layout_answer("B", reasoning="before", rationale="because")
+        '<think>because</think><answer>B</answer>'
+    """
     _check_reasoning(reasoning)
-    answer = f"<answer>{format_boxes(boxes, width, height, frame)}</answer>"
+    tagged = f"<answer>{answer}</answer>"
     if reasoning == "before":
-        return f"<think>{rationale}</think>{answer}"
+        return f"<think>{rationale}</think>{tagged}"
     if reasoning == "after":
-        return f"{answer}<think>{rationale}</think>"
-    return answer
+        return f"{tagged}<think>{rationale}</think>"
+    return tagged
 
 
 def location_words(box: Sequence[float], width: int, height: int) -> str:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from medloc.priors import describe_classes
-from medloc.prompts import REASONING_LAYOUTS
+from medloc.prompts import REASONING_LAYOUTS, layout_answer
 
 QUESTION_TASKS = ("vqa", "grade")
 
@@ -97,9 +97,4 @@ def answer_for(row: Mapping[str, Any], task: str, reasoning: str = "none", ratio
     """
     _check(task, reasoning)
     value = _field(row, "answer") if task == "vqa" else _field(row, "grades")[int(_field(row, "grade"))]
-    answer = f"<answer>{value}</answer>"
-    if reasoning == "before":
-        return f"<think>{rationale}</think>{answer}"
-    if reasoning == "after":
-        return f"{answer}<think>{rationale}</think>"
-    return answer
+    return layout_answer(str(value), reasoning, rationale)

@@ -89,6 +89,9 @@ class TrainSettings:
             tokens collapse, see the findings file), 1 for other models.
         warm_start: run the supervised warm start of the built-in model (cached).
         warm_start_steps: warm-start SFT steps (default: the warm start's own default).
+        warm_start_margin: how much looser than the truth the warm start's boxes are, as a fraction of
+            the box size per side (default: the preset's, 0.15; 0 trains on the exact boxes). See
+            ``medloc.warmstart.WarmStartConfig.label_margin``.
         cache_dir: where warm-started models are cached.
         grpo: pass-through ``GRPOConfig`` options (``--grpo KEY=VALUE``).
         task: ``grounding`` (boxes), ``vqa`` (multiple choice) or ``grade`` (ordinal labels); see
@@ -123,6 +126,7 @@ class TrainSettings:
     vision_lr_scale: float | None = None
     warm_start: bool = True
     warm_start_steps: int | None = None
+    warm_start_margin: float | None = None
     cache_dir: str = DEFAULT_CACHE_DIR
     grpo: dict[str, Any] = dataclasses.field(default_factory=dict)
     task: str = "grounding"
@@ -168,6 +172,10 @@ class TrainSettings:
             self._check_int("train_rows", minimum=1)
         if self.warm_start_steps is not None:
             self._check_int("warm_start_steps", minimum=1)
+        margin = self.warm_start_margin
+        if margin is not None and (isinstance(margin, bool) or not isinstance(margin, (int, float))
+                                   or not 0 <= margin <= 1):
+            raise SettingsError(flag("warm_start_margin"), f"must be a number in [0, 1], got {margin!r}")
         for name, low in (("learning_rate", 0.0), ("temperature", 0.0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > low:

@@ -269,6 +269,8 @@ def warm_start_config(settings: TrainSettings) -> Any:
     if settings.warm_start_steps:
         options["max_steps"] = settings.warm_start_steps
         options["lead_in_steps"] = min(options.get("lead_in_steps", 0), settings.warm_start_steps // 2)
+    if settings.warm_start_margin is not None:
+        options["label_margin"] = settings.warm_start_margin
     return WarmStartConfig(**options)
 
 

@@ -24,7 +24,8 @@ def test_cache_key_depends_on_settings_and_seed():
 @pytest.mark.parametrize("kwargs, name", [({"max_steps": 0}, "max_steps"), ({"learning_rate": 0}, "learning_rate"),
                                           ({"lr_backoff": 2}, "lr_backoff"),
                                           ({"max_steps": 10, "lead_in": "easy", "lead_in_steps": 11}, "lead_in_steps"),
-                                          ({"lead_in_steps": 5}, "needs a lead_in preset")])
+                                          ({"lead_in_steps": 5}, "needs a lead_in preset"),
+                                          ({"label_margin": -0.1}, "label_margin")])
 def test_bad_config_is_named(kwargs, name):
     with pytest.raises(ValueError, match=name):
         WarmStartConfig(**kwargs)
@@ -134,11 +135,11 @@ def test_lead_in_steps_draw_from_the_lead_in_preset(monkeypatch):
 
     batches = []
 
-    def record(processor, rows, reasoning, frame):
+    def record(processor, rows, reasoning, frame, label_margin):
         batches.append([row["attribute"] for row in rows])
         if len(batches) == 3:
             raise StopIteration  # enough batches seen; no need to train
-        return real_batch(processor, rows, reasoning, frame)
+        return real_batch(processor, rows, reasoning, frame, label_margin)
 
     real_batch = ws.sft_batch
     monkeypatch.setattr(ws, "sft_batch", record)
@@ -148,6 +149,27 @@ def test_lead_in_steps_draw_from_the_lead_in_preset(monkeypatch):
         ws.train_once(config, seed=0, learning_rate=1e-3, progress=False)
     assert batches[0] == batches[1] == ["none"] * 8  # easy: one lesion, no phrase attribute
     assert set(batches[2]) - {"none"}  # standard: targets named among distractors
+
+
+def test_label_margin_loosens_the_target_box_and_keeps_it_in_the_image():
+    row = next(r for r in generate_split("train", 20, seed=0) if r["boxes"][0][0] > 10)
+    exact = parse_boxes(sft_example(row)["completion"][0]["content"], 112, 112, "grid-100")[0]
+    loose = parse_boxes(sft_example(row, label_margin=0.25)["completion"][0]["content"], 112, 112, "grid-100")[0]
+    width = exact[2] - exact[0]
+    assert loose[0] == pytest.approx(exact[0] - 0.25 * width, abs=1.2)  # one grid-100 unit is 1.12 px
+    assert loose[2] == pytest.approx(exact[2] + 0.25 * width, abs=1.2)
+    assert ws.loosen_boxes([[0, 100, 10, 112]], 0.5, 112, 112) == [[0.0, 94.0, 15.0, 112.0]]
+
+
+def test_warm_start_margin_setting_reaches_the_recipe():
+    from medloc.settings import SettingsError, TrainSettings
+    from medloc.training import warm_start_config
+
+    assert warm_start_config(TrainSettings()).label_margin == ws.LABEL_MARGIN
+    assert warm_start_config(TrainSettings(difficulty="standard")).label_margin == ws.LABEL_MARGIN
+    assert warm_start_config(TrainSettings(warm_start_margin=0.0)).label_margin == 0.0
+    with pytest.raises(SettingsError, match="--warm-start-margin: must be a number in \\[0, 1\\], got 1.5"):
+        TrainSettings(warm_start_margin=1.5).validate()
 
 
 def test_standard_preset_recipe_has_a_lead_in():

@@ -80,6 +80,9 @@ def _schedule_flag_options(function: Any) -> Any:
                    "[0 for the built-in model, 1 otherwise]")
 @click.option("--warm-start/--no-warm-start", default=None, help="supervised warm start of the built-in model [on]")
 @click.option("--warm-start-steps", type=int, default=None)
+@click.option("--warm-start-margin", type=float, default=None,
+              help="warm-start boxes this much looser than the truth, per side, as a fraction of the box "
+                   "size (a convention gap for GRPO to close) [0.15; 0: exact boxes]")
 @click.option("--cache-dir", default=None, help="warm-start cache [~/.cache/medloc]")
 @click.option("--grpo", "grpo_option", multiple=True, metavar="KEY=VALUE",
               help="pass-through GRPOConfig option, e.g. --grpo bf16=true (repeatable)")

@@ -148,7 +148,7 @@ def grpo_step_seconds(steps: int) -> tuple[float, int]:
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.trl_support import grounding_dataset, grpo_config
-    from medloc.tiny_model import build_tiny_vlm
+    from medloc.builtin.tiny_model import build_tiny_vlm
 
     with tempfile.TemporaryDirectory() as tmp:
         config = grpo_config(Path(tmp), per_device_train_batch_size=64, num_generations=8,

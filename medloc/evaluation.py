@@ -4,7 +4,7 @@ Used by ``medloc eval``, by ``medloc train`` for its held-out summary and period
 evaluations, and by the warm start's probe.
 
 Example:
-    >>> from medloc.tiny_model import build_tiny_vlm
+    >>> from medloc.builtin.tiny_model import build_tiny_vlm
     >>> from grounding_data.synthetic import generate_split
     >>> model, processor = build_tiny_vlm()
     >>> result = evaluate(model, processor, generate_split("heldout", 2), max_new_tokens=4)
@@ -64,7 +64,7 @@ def generate_answers(
     ``reasoning`` and ``frame`` (:func:`medloc.prompts.build_prompt`).
 
     Example:
-        >>> from medloc.tiny_model import build_tiny_vlm
+        >>> from medloc.builtin.tiny_model import build_tiny_vlm
         >>> from grounding_data.synthetic import generate_split
         >>> model, processor = build_tiny_vlm()
         >>> len(generate_answers(model, processor, generate_split("heldout", 2), max_new_tokens=4))

@@ -7,8 +7,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from medloc.cli import main
-from medloc.settings import SettingsError, TrainSettings, parse_key_values, read_config_file
+from medloc.app.cli import main
+from medloc.app.key_values import parse_key_values
+from medloc.app.settings import SettingsError, TrainSettings, read_config_file
 
 
 @pytest.mark.parametrize(
@@ -38,12 +39,12 @@ from medloc.settings import SettingsError, TrainSettings, parse_key_values, read
     ],
 )
 def test_invalid_settings_fail_before_any_model_is_built(arguments, message, monkeypatch):
-    import medloc.training
+    import medloc.app.training
 
     def forbidden(*args, **kwargs):
         raise AssertionError("a model was about to be prepared")
 
-    monkeypatch.setattr(medloc.training, "prepare_model", forbidden)
+    monkeypatch.setattr(medloc.app.training, "prepare_model", forbidden)
     result = CliRunner().invoke(main, ["train", *arguments])
     assert result.exit_code == 2, result.output
     assert message in result.output
@@ -107,7 +108,7 @@ def test_help_lists_the_commands_without_importing_torch():
     import subprocess
     import sys
 
-    code = "import sys; from medloc.cli import main; import click; print('torch' in sys.modules)"
+    code = "import sys; from medloc.app.cli import main; import click; print('torch' in sys.modules)"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "False"
     result = CliRunner().invoke(main, ["--help"])

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-import medloc.warmstart as ws
+import medloc.builtin.warmstart as ws
 from grounding_data.synthetic import SyntheticConfig, generate_split
 from medloc.parsing import parse_boxes
-from medloc.tiny_model import build_tiny_vlm
-from medloc.warmstart import WarmStartConfig, is_stalled, sft_example, warm_start
+from medloc.builtin.tiny_model import build_tiny_vlm
+from medloc.builtin.warmstart import WarmStartConfig, is_stalled, sft_example, warm_start
 
 
 def test_cache_key_depends_on_settings_and_seed():
@@ -151,8 +151,8 @@ def test_lead_in_steps_draw_from_the_lead_in_preset(monkeypatch):
 
 
 def test_standard_preset_recipe_has_a_lead_in():
-    from medloc.settings import TrainSettings
-    from medloc.training import warm_start_config
+    from medloc.app.settings import TrainSettings
+    from medloc.app.model_setup import warm_start_config
 
     config = warm_start_config(TrainSettings(difficulty="standard"))
     assert (config.lead_in, config.lead_in_steps, config.max_steps) == ("easy", 500, 1200)

@@ -15,7 +15,8 @@ from typing import Any
 
 import click
 
-from medloc.settings import SettingsError, TrainSettings, parse_key_values, read_config_file
+from medloc.app.key_values import parse_key_values
+from medloc.app.settings import SettingsError, TrainSettings, read_config_file
 
 SCHEDULE_FLAGS = {
     "threshold": "fixed: the constant IoU threshold",
@@ -97,7 +98,7 @@ def train(**given: Any) -> None:
 
     from grounding_data import DataError
     from medloc.checkpoints import CheckpointError
-    from medloc.training import run_training
+    from medloc.app.training import run_training
 
     transformers_logging.disable_progress_bar()  # its "Loading weights" / "Writing model shards" bars at every save
     # TRL 1.16 itself still calls transformers' deprecated gradient_checkpointing* methods at every

@@ -14,7 +14,8 @@ from typing import Any
 
 import click
 
-from medloc.settings import SettingsError, parse_key_values
+from medloc.app.key_values import parse_key_values
+from medloc.app.settings import SettingsError
 
 TABLE_ROWS = (("A@0.5", "A@0.5"), ("A@0.8", "A@0.8"), ("pseudo-mAP", "pseudo_mAP"), ("mIoU", "mIoU"),
               ("format-valid rate", "format_valid_rate"))
@@ -47,7 +48,7 @@ TABLE_ROWS = (("A@0.5", "A@0.5"), ("A@0.8", "A@0.8"), ("pseudo-mAP", "pseudo_mAP
               help="also write metrics and per-row answers to this JSON file")
 def eval_command(**options: Any) -> None:
     """Evaluate a model's boxes (A@0.5, A@0.8, pseudo-mAP, mIoU, format-valid rate) or answers (accuracy)."""
-    from medloc.cli.question_eval_cmd import question_eval, recorded_task
+    from medloc.app.cli.question_eval_cmd import question_eval, recorded_task
 
     task, class_descriptions = options.pop("task") or recorded_task(options["model"]), options.pop("class_descriptions")
     if task != "grounding":
@@ -66,7 +67,8 @@ def eval_command(**options: Any) -> None:
 
     from medloc.evaluation import evaluate
     from medloc.frames import get_frame
-    from medloc.training import model_frame, read_model_info
+    from medloc.app.model_frame import model_frame
+    from medloc.app.run_files import read_model_info
 
     try:
         model = AutoModelForImageTextToText.from_pretrained(options["model"])

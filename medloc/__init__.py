@@ -33,7 +33,7 @@ _EXPORTS = {
     "CheckedReward": "medloc.rewards",
     "ResumableGRPOTrainer": "medloc.trainer",
     "parse_boxes": "medloc.parsing",
-    "get_frame": "medloc.frames",
+    "get_frame": "grounding_data.frames",
     "GroundingMetrics": "medloc.metrics",
     "accuracy_at": "medloc.metrics",
     "pseudo_map": "medloc.metrics",

@@ -35,7 +35,7 @@ from transformers import TrainerCallback
 import schedulers
 from medloc.checkpoints import load_schedule_state
 from medloc.distributed import gather_ious
-from medloc.frames import CoordinateFrame, get_frame
+from grounding_data.frames import CoordinateFrame, get_frame
 from medloc.rewards import ious_from_columns
 from medloc.tensorboard import CurriculumWriter, default_log_dir
 from schedulers import RewardSchedule
@@ -282,7 +282,7 @@ class IoUCurriculum(ThresholdCurriculum):
     Args:
         schedule: a schedule name from :func:`schedulers.available` or a
             :class:`schedulers.RewardSchedule` instance. Default ``"adaptive"``.
-        frame: how the model writes coordinates (see :mod:`medloc.frames`): ``"pixels"``,
+        frame: how the model writes coordinates (see :mod:`grounding_data.frames`): ``"pixels"``,
             ``"unit"``, ``"grid-N"``, ``"qwen2.5-vl"``, or a frame object. Default ``"pixels"``.
         name: the reward's name in TRL's logs and the key of its state in checkpoints; give two
             curricula in one trainer different names. Default ``"iou_curriculum"``.

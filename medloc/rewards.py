@@ -27,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from grounding_data.answer_format import check_reasoning, find_boxes
 from medloc.boxes import grouped_union_iou
-from medloc.frames import CoordinateFrame, get_frame
-from medloc.parsing import completion_text, find_boxes, parse_batch
+from grounding_data.frames import CoordinateFrame, get_frame
+from medloc.parsing import completion_text, parse_batch
 
 __all__ = [
     "completion_ious",
@@ -42,14 +43,9 @@ __all__ = [
     "SoftIoUReward",
     "FormatReward",
     "CheckedReward",
-    "REASONING_LAYOUTS",
     "has_box",
     "has_text",
 ]
-
-REASONING_LAYOUTS = ("before", "after", "none")
-"""Where the rationale goes: ``<think>`` before the ``<answer>``, after it, or no ``<think>``."""
-
 
 def _is_box(value: Any) -> bool:
     try:
@@ -124,7 +120,7 @@ def completion_ious(
         completions: strings or chat-message lists, one per row.
         boxes: per row, ground-truth ``[[x1, y1, x2, y2], ...]`` (or one flat box) in pixels.
         widths, heights: per row, the size of the image the ground truth is given in.
-        frame: the frame the model writes in (see :func:`medloc.frames.get_frame`).
+        frame: the frame the model writes in (see :func:`grounding_data.frames.get_frame`).
 
     Returns:
         ``(N,)`` float64 array in ``[0, 1]``.
@@ -291,8 +287,7 @@ class FormatReward:
     """
 
     def __init__(self, reasoning: str = "before", answer_check: Callable[[str], bool] = has_box) -> None:
-        if reasoning not in _LAYOUT_PATTERNS:
-            raise ValueError(f"unknown reasoning layout {reasoning!r}; expected one of {', '.join(REASONING_LAYOUTS)}")
+        check_reasoning(reasoning)
         if not callable(answer_check):
             raise TypeError(f"answer_check must be callable, got {type(answer_check).__name__}")
         self.reasoning = reasoning

@@ -24,7 +24,7 @@ from grounding_data.checks import decode_image
 from grounding_data.dicom import is_dicom_path, read_dicom
 from grounding_data.synthetic import difficulty, generate_split
 from medloc.app.settings import SYNTHETIC, SettingsError, TrainSettings
-from medloc.frames import CoordinateFrame
+from grounding_data.frames import CoordinateFrame
 from medloc.prompts import build_prompt
 
 

@@ -2,7 +2,7 @@
 
 Example:
     >>> import tempfile
-    >>> from medloc.frames import get_frame
+    >>> from grounding_data.frames import get_frame
     >>> folder = tempfile.mkdtemp()
     >>> write_model_info(folder, get_frame("grid-100"), "none")
     >>> read_model_info(folder)
@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from medloc.frames import CoordinateFrame
+from grounding_data.frames import CoordinateFrame
 from medloc.builtin import warmstart
 
 TENSORBOARD_SUBDIR = "tensorboard"

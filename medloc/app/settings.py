@@ -22,9 +22,9 @@ from typing import Any
 import yaml
 
 import schedulers
-from medloc.frames import get_frame
+from grounding_data.answer_format import REASONING_LAYOUTS
+from grounding_data.frames import get_frame
 from medloc.priors import read_class_descriptions
-from medloc.prompts import REASONING_LAYOUTS
 from medloc.builtin.tiny_model import BUILTIN_MODEL, is_builtin_model
 
 SYNTHETIC = "synthetic"

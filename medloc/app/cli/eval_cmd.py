@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from grounding_data.answer_format import REASONING_LAYOUTS
 from medloc.app.key_values import parse_key_values
 from medloc.app.settings import SettingsError
 
@@ -37,7 +38,7 @@ TABLE_ROWS = (("A@0.5", "A@0.5"), ("A@0.8", "A@0.8"), ("pseudo-mAP", "pseudo_mAP
 @click.option("--data-option", multiple=True, metavar="KEY=VALUE", help="dataset reader option (repeatable)")
 @click.option("--skip-bad", is_flag=True, help="skip and count bad dataset rows")
 @click.option("--rows", type=int, default=128, show_default=True, help="rows to evaluate (at most)")
-@click.option("--reasoning", type=click.Choice(["before", "after", "none"]), default=None,
+@click.option("--reasoning", type=click.Choice(REASONING_LAYOUTS), default=None,
               help="prompt layout (default: what the model was trained with, else none)")
 @click.option("--frame", default=None, help="coordinate frame of the model's answers (default: recorded with "
                                             "the model, else from its type)")
@@ -66,7 +67,7 @@ def eval_command(**options: Any) -> None:
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     from medloc.evaluation import evaluate
-    from medloc.frames import get_frame
+    from grounding_data.frames import get_frame
     from medloc.app.model_frame import model_frame
     from medloc.app.run_files import read_model_info
 

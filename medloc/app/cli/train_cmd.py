@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from grounding_data.answer_format import REASONING_LAYOUTS
 from medloc.app.key_values import parse_key_values
 from medloc.app.settings import SettingsError, TrainSettings, read_config_file
 
@@ -61,7 +62,7 @@ def _schedule_flag_options(function: Any) -> Any:
               help="synthetic data preset [easy]")
 @click.option("--data-option", multiple=True, metavar="KEY=VALUE", help="dataset reader option (repeatable)")
 @click.option("--skip-bad/--no-skip-bad", default=None, help="skip and count bad dataset rows")
-@click.option("--reasoning", type=click.Choice(["before", "after", "none"]), default=None,
+@click.option("--reasoning", type=click.Choice(REASONING_LAYOUTS), default=None,
               help="prompt layout and format reward [none]")
 @click.option("--frame", default=None, help="coordinate frame the model writes: pixels, unit, grid-N, qwen2.5-vl")
 @click.option("--output-dir", default=None, help="run folder [medloc-output]")

@@ -34,6 +34,7 @@ from medloc.parsing import completion_text, parse_batch
 
 __all__ = [
     "completion_ious",
+    "threshold_rewards",
     "binary_iou_reward",
     "soft_iou_reward",
     "make_binary_iou_reward",
@@ -179,6 +180,18 @@ def ious_from_columns(completions: Sequence[Any], frame: CoordinateFrame, kwargs
     return completion_ious(completions, kwargs["boxes"], widths, heights, frame)
 
 
+def threshold_rewards(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """The binary reward rule ``1[score >= threshold]`` (inclusive), as float64.
+
+    Shared by :class:`BinaryIoUReward` and the curricula (:mod:`medloc.curriculum`).
+
+    Example:
+        >>> threshold_rewards(np.array([0.49, 0.5, 0.9]), 0.5).tolist()
+        [0.0, 1.0, 1.0]
+    """
+    return (np.asarray(scores) >= threshold).astype(np.float64)
+
+
 def _frame_suffix(frame: CoordinateFrame) -> str:
     return "" if frame.name == "pixels" else f"_{frame.name}"
 
@@ -204,8 +217,7 @@ class BinaryIoUReward:
         self.__name__ = f"binary_iou_reward_t{self.threshold:g}{_frame_suffix(self.frame)}"
 
     def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float]:
-        ious = ious_from_columns(completions, self.frame, kwargs)
-        return (ious >= self.threshold).astype(np.float64).tolist()
+        return threshold_rewards(ious_from_columns(completions, self.frame, kwargs), self.threshold).tolist()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(threshold={self.threshold:g}, frame={self.frame.name!r})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 from medloc.app.cli import main
 from medloc.app.key_values import parse_key_values
 from medloc.app.settings import SettingsError, TrainSettings, read_config_file
+from medloc.curriculum import IoUCurriculum
 
 
 @pytest.mark.parametrize(
@@ -96,7 +98,11 @@ def test_key_value_parsing_reads_exponent_numbers_as_numbers():
 
 @pytest.mark.parametrize("schedule", ["linear", "cosine", "progress"])
 def test_time_based_schedules_need_no_step_budget_on_the_command_line(schedule):
-    TrainSettings(schedule=schedule).validate()
+    settings = TrainSettings(schedule=schedule, max_steps=40).validate()
+    assert settings.schedule_options == {}  # the run's length fills total_steps in, not the settings
+    curriculum = IoUCurriculum(settings.schedule, **settings.schedule_options)
+    curriculum.fit_to_run(SimpleNamespace(), settings.max_steps)
+    assert curriculum.schedule.total_steps == 40
 
 
 def test_reward_setting_is_checked():

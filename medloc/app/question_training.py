@@ -207,6 +207,8 @@ def run_question_training(settings: TrainSettings, progress: bool = True, resume
     reward_funcs, curriculum = _rewards(settings)
     heldout = QuestionHeldout(heldout_rows, settings.eval_every, settings.task, settings.reasoning, descriptions,
                               log_dir=str(tensorboard_dir), max_new_tokens=settings.max_completion_length)
+    if curriculum:
+        curriculum.fit_to_run(args, args.max_steps)  # a checkpoint's schedule state must match this run's
     schedules = {curriculum.state_key: curriculum.schedule} if curriculum else {}
     checkpoint = resume_checkpoint(output_dir, schedules) if resume else None
     if checkpoint is None and PartialState().is_main_process:

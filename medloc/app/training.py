@@ -72,6 +72,7 @@ def run_training(settings: TrainSettings, progress: bool = True, resume: bool = 
     os.environ["TENSORBOARD_LOGGING_DIR"] = str(tensorboard_dir)
     args = grpo_arguments(settings, output_dir)  # fails on bad --grpo values before any model is built
     schedule_probe = IoUCurriculum(settings.schedule, **settings.schedule_options)
+    schedule_probe.fit_to_run(args, args.max_steps)  # a checkpoint's schedule state must match this run's
     checkpoint = resume_checkpoint(output_dir, {schedule_probe.state_key: schedule_probe.schedule}) if resume else None
     train_rows, heldout_rows, data_report = load_data(settings)
     model_path, warm_metrics = prepare_model(settings, progress)

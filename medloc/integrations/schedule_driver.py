@@ -31,7 +31,7 @@ import numpy as np
 
 import schedulers
 from grounding_data.frames import CoordinateFrame, get_frame
-from medloc.rewards import completion_ious
+from medloc.rewards import completion_ious, threshold_rewards
 from schedulers import RewardSchedule
 from schedulers.tracker import group_shares
 
@@ -178,7 +178,7 @@ class ScheduleDriver:
 
     def rewards(self, ious: np.ndarray) -> np.ndarray:
         """``1[IoU >= tau]`` at the current tau."""
-        return (np.asarray(ious, dtype=np.float64) >= self.threshold).astype(np.float64)
+        return threshold_rewards(ious, self.threshold)
 
     def learn(self, ious: np.ndarray, groups: np.ndarray | None) -> dict[str, float]:
         """Observe one training batch, step the schedule once, return the step's ``medloc/*`` metrics.

@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -142,21 +143,22 @@ def schedule_step_seconds(batch: int, steps: int = 2000) -> float:
 
 def grpo_step_seconds(steps: int) -> tuple[float, int]:
     """Mean wall seconds of a tiny-model GRPO step (8 prompts x 8 completions), and its completions."""
-    import sys
+    from trl import GRPOConfig, GRPOTrainer
 
-    from trl import GRPOTrainer
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.trl_support import grounding_dataset, grpo_config
-    from medloc.tiny_model import build_tiny_vlm
+    from grounding_data.synthetic import difficulty, generate_split
+    from medloc.app.run_data import training_dataset
+    from medloc.builtin.tiny_model import build_tiny_vlm
 
     with tempfile.TemporaryDirectory() as tmp:
-        config = grpo_config(Path(tmp), per_device_train_batch_size=64, num_generations=8,
-                             max_completion_length=24, max_steps=steps + 1, disable_tqdm=True)
+        config = GRPOConfig(output_dir=tmp, per_device_train_batch_size=64, num_generations=8,
+                            max_completion_length=24, max_steps=steps + 1, logging_steps=1, save_strategy="no",
+                            report_to="none", use_cpu=True, dataloader_num_workers=0, disable_tqdm=True,
+                            activation_checkpointing=False)
         model, processor = build_tiny_vlm(seed=0)
         curriculum = IoUCurriculum("adaptive", frame="grid-100")
+        dataset = training_dataset(generate_split("train", 64, difficulty("easy")), "none", "grid-100")
         trainer = GRPOTrainer(model=model, processing_class=processor, reward_funcs=[curriculum.reward],
-                              args=config, train_dataset=grounding_dataset(64), callbacks=[curriculum])
+                              args=config, train_dataset=dataset, callbacks=[curriculum])
         trainer.train()
         times = [entry["step_time"] for entry in trainer.state.log_history if "step_time" in entry][1:]
     return float(np.mean(times)), 64
@@ -189,7 +191,9 @@ def main() -> None:
             lambda: reward(rows["completions"], boxes=rows["boxes"], image=rows["image"]), args.repeats
         )
         curriculum = IoUCurriculum("adaptive", frame="qwen2.5-vl", num_generations=8)
-        curriculum._model = type("Training", (), {"training": True})()  # as if bound by on_train_begin
+        training = SimpleNamespace(global_step=0, max_steps=0, is_world_process_zero=False, stateful_callbacks={})
+        curriculum.on_train_begin(SimpleNamespace(report_to="none"), training, None,  # as a trainer would
+                                  model=SimpleNamespace(training=True))
         with_schedule = best_seconds(lambda: curriculum.reward(rows["completions"], **columns), args.repeats)
     schedule_seconds = schedule_step_seconds(batch=64)
 

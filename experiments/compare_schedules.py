@@ -34,7 +34,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from medloc.settings import TrainSettings, parse_key_values
+from medloc.app.key_values import parse_key_values
+from medloc.app.settings import TrainSettings
 from schedulers.adaptive import PORT_BREAKPOINTS, PORT_MAX_REWARD_STD, PORT_MIN_HIT_RATE
 
 RESULTS_DIR = Path(__file__).parent / "results"
@@ -123,7 +124,7 @@ def run_one(name: str, arm: dict[str, Any], seed: int, difficulty: str, args: ar
     """One ``medloc train`` run (in a worker process, one thread); its result record."""
     import torch
 
-    from medloc.training import run_training
+    from medloc.app.training import run_training
 
     torch.set_num_threads(args.threads)
     work_dir = Path(args.work_dir) / difficulty / f"{name}_seed{seed}"
@@ -145,7 +146,7 @@ def warm_up(seed: int, difficulty: str, args: argparse.Namespace) -> str:
     """Build (or find) the cached warm start of one seed and preset, before the arms share it."""
     import torch
 
-    from medloc.training import prepare_model
+    from medloc.app.model_setup import prepare_model
 
     torch.set_num_threads(args.threads)
     settings = settings_for(ARMS["fixed-0.5"], seed, difficulty, args, Path(args.work_dir) / "warmup")

@@ -17,7 +17,7 @@ import torch
 
 from grounding_data.synthetic import SyntheticConfig, iter_rows
 from medloc.prompts import answer_text, build_prompt
-from medloc.tiny_model import build_tiny_vlm
+from medloc.builtin.tiny_model import build_tiny_vlm
 
 
 def main() -> None:

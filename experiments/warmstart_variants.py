@@ -1,6 +1,6 @@
 """Warm-start variants of the built-in tiny model: held-out quality against training time.
 
-Each variant trains the tiny model from scratch with the warm-start loop (``medloc.warmstart``)
+Each variant trains the tiny model from scratch with the warm-start loop (``medloc.builtin.warmstart``)
 and probes greedy answers on held-out synthetic rows. One line per run is appended to
 ``experiments/results/warmstart_variants.jsonl``; ``--table`` prints the file as a table.
 
@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 
 from grounding_data.synthetic import difficulty, generate_split
-from medloc.settings import parse_key_values
-from medloc.warmstart import WarmStartConfig, probe, train_once
+from medloc.app.key_values import parse_key_values
+from medloc.builtin.warmstart import WarmStartConfig, probe, train_once
 
 RESULTS = Path(__file__).parent / "results" / "warmstart_variants.jsonl"
 

@@ -78,6 +78,20 @@ def connected_components(mask: torch.Tensor) -> tuple[torch.Tensor, int]:
     return dense + 1, len(ids)
 
 
+def pixel_edge_boxes(masks: torch.Tensor) -> torch.Tensor:
+    """``(N, 4)`` boxes covering whole pixels of ``(N, H, W)`` non-empty boolean masks (x2/y2 one past the last pixel).
+
+    Example::
+
+        >>> m = torch.zeros(1, 6, 6, dtype=torch.bool); m[0, 1:3, 2:5] = True
+        >>> pixel_edge_boxes(m).tolist()
+        [[2.0, 1.0, 5.0, 3.0]]
+    """
+    boxes = masks_to_boxes(masks)
+    boxes[:, 2:] += 1
+    return boxes
+
+
 def boxes_from_mask(mask: torch.Tensor, components: str = "enclose",
                     min_component_pixels: int = 1) -> tuple[list[list[float]], int]:
     """Boxes [x1, y1, x2, y2] (whole pixels, see module doc) of a boolean mask, and the
@@ -107,6 +121,4 @@ def boxes_from_mask(mask: torch.Tensor, components: str = "enclose",
         stack = stack[stack.flatten(1).sum(1) >= min_component_pixels]
         if len(stack) == 0:
             return [], k
-    boxes = masks_to_boxes(stack)
-    boxes[:, 2:] += 1
-    return sorted(boxes.tolist(), key=lambda b: (b[1], b[0])), k
+    return sorted(pixel_edge_boxes(stack).tolist(), key=lambda b: (b[1], b[0])), k

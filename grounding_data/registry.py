@@ -121,7 +121,9 @@ def load_rows(spec: str, root: str | None = None, skip_bad: bool = False,
 
 
 def _convert(name: str, value: object, kind: type) -> object:
-    if not isinstance(value, str) or kind is str:
+    if kind is str:
+        return value if isinstance(value, str) else str(value)  # a command line reads image_root=2024 as 2024
+    if not isinstance(value, str):
         return value
     try:
         if kind is bool:

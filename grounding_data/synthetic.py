@@ -35,6 +35,7 @@ from PIL import Image
 from torchvision.ops import masks_to_boxes
 from torchvision.transforms.functional import gaussian_blur
 
+from grounding_data.masks import pixel_edge_boxes
 from grounding_data.rows import GroundingRow, write_jsonl
 
 SOURCE = "synthetic"
@@ -161,9 +162,8 @@ class Scene:
 
     @property
     def target_box(self) -> list[int]:
-        """Tight pixel-edge box of the target's pixels (masks_to_boxes, +1 on x2/y2)."""
-        box = masks_to_boxes(torch.from_numpy(self.masks[0])[None])[0]
-        return [int(box[0]), int(box[1]), int(box[2]) + 1, int(box[3]) + 1]
+        """Tight pixel-edge box of the target's pixels (:func:`grounding_data.masks.pixel_edge_boxes`)."""
+        return [int(value) for value in pixel_edge_boxes(torch.from_numpy(self.masks[0])[None])[0]]
 
     def to_row(self) -> dict:
         """Training row: image (PIL), phrase, boxes, width, height, source, id, attribute."""

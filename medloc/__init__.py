@@ -8,6 +8,10 @@ The two-line drop-in for an existing TRL script::
                           args=args, train_dataset=ds, callbacks=[curriculum])
 
 Names are imported lazily, so ``import medloc`` (and the CLI's ``--help``) stays fast.
+
+The top level is the library a TRL script imports; the ``medloc`` command line lives in
+:mod:`medloc.app` and the built-in tiny model in :mod:`medloc.builtin`. The library imports
+neither.
 """
 
 from __future__ import annotations
@@ -29,12 +33,11 @@ _EXPORTS = {
     "CheckedReward": "medloc.rewards",
     "ResumableGRPOTrainer": "medloc.trainer",
     "parse_boxes": "medloc.parsing",
-    "get_frame": "medloc.frames",
+    "get_frame": "grounding_data.frames",
     "GroundingMetrics": "medloc.metrics",
     "accuracy_at": "medloc.metrics",
     "pseudo_map": "medloc.metrics",
     "evaluate": "medloc.evaluation",
-    "build_tiny_vlm": "medloc.tiny_model",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,5 +1,5 @@
 """``python -m medloc`` (e.g. ``accelerate launch -m medloc train ...``) runs the CLI."""
 
-from medloc.cli import main
+from medloc.app.cli import main
 
 main(prog_name="medloc")

@@ -31,7 +31,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from grounding_data.labels import find_label
-from medloc.parsing import completion_text, extract_answer
+from grounding_data.answer_format import extract_answer
+from medloc.parsing import completion_text
 
 __all__ = [
     "LETTERS",

@@ -12,10 +12,17 @@ Drop it into an existing ``GRPOTrainer`` script::
                           args=args, train_dataset=ds, callbacks=[curriculum])
 
 ``curriculum.reward`` scores each completion ``1[IoU >= tau]`` against the row's ``boxes``
-column and, on training batches only, feeds the IoUs (scores) of *all* processes to the schedule,
-then lets it update tau. TRL computes rewards once per generation batch, so tau changes only
-between generation batches: one schedule step = one generation batch (= one optimizer step
-with TRL's defaults ``steps_per_generation = gradient_accumulation_steps``, ``num_iterations = 1``).
+column and, on training batches only, feeds the IoUs (scores) of *all* processes (gathered with
+``accelerate.utils.gather_object``) to the schedule, then lets it update tau. TRL computes rewards
+once per generation batch, so tau changes only between generation batches: one schedule step =
+one generation batch (= one optimizer step with TRL's defaults
+``steps_per_generation = gradient_accumulation_steps``, ``num_iterations = 1``): one ``observe``
+and one ``step`` of the schedule per batch.
+
+The logged ``medloc/threshold`` is the tau the batch was rewarded at (before the schedule's
+step), not the schedule's own post-step ``threshold`` metric: a raise shows at the next batch,
+the first one rewarded at the new tau. :attr:`ThresholdCurriculum.threshold` is always the
+schedule's current (post-step) tau.
 
 The schedule's state is written into ``TrainerState`` at every step, so it lands in each
 checkpoint's ``trainer_state.json``; on resume it is restored into *this* object (the one whose
@@ -30,13 +37,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from accelerate.utils import gather_object
 from transformers import TrainerCallback
 
 import schedulers
 from medloc.checkpoints import load_schedule_state
-from medloc.distributed import gather_ious
-from medloc.frames import CoordinateFrame, get_frame
-from medloc.rewards import ious_from_columns
+from grounding_data.frames import CoordinateFrame, get_frame
+from medloc.rewards import ious_from_columns, threshold_rewards
 from medloc.tensorboard import CurriculumWriter, default_log_dir
 from schedulers import RewardSchedule
 from schedulers.tracker import group_shares
@@ -173,7 +180,7 @@ class ThresholdCurriculum(TrainerCallback):
 
     def _score(self, completions: Sequence[Any], columns: dict[str, Any]) -> list[float]:
         scores, tau = self._observe(completions, columns)
-        return (scores >= tau).astype(np.float64).tolist()
+        return threshold_rewards(scores, tau).tolist()
 
     def observed_scores(self, completions: Sequence[Any], **columns: Any) -> np.ndarray:
         """The raw scores of ``completions`` (IoUs for :class:`IoUCurriculum`), learned from on
@@ -196,15 +203,15 @@ class ThresholdCurriculum(TrainerCallback):
         return scores, tau
 
     def _learn(self, local_scores: np.ndarray, tau: float, log_metric: Callable[[str, float], None] | None) -> None:
-        scores, _ = gather_ious(local_scores)
+        scores = np.asarray(gather_object(local_scores.tolist()), dtype=np.float64)  # rank order = TRL's order
         groups = None if self.num_generations is None else np.arange(scores.size) // self.num_generations
         self.schedule.observe(scores, groups)
         self.schedule.step()
         if log_metric is None:
             return
-        hits = (scores >= tau).astype(np.float64)
+        hits = threshold_rewards(scores, tau)
         metrics = {f"medloc/{key}": value for key, value in self.schedule.metrics().items()}
-        metrics["medloc/threshold"] = tau
+        metrics["medloc/threshold"] = tau  # the tau this batch was rewarded at (see the module docstring)
         metrics["medloc/hit_rate"] = float(hits.mean()) if hits.size else 0.0
         metrics[f"medloc/mean_{self.metric_name}"] = float(scores.mean()) if scores.size else 0.0
         if groups is not None and scores.size:
@@ -221,17 +228,44 @@ class ThresholdCurriculum(TrainerCallback):
         self._model = model
         if self.num_generations is None:
             self.num_generations = getattr(args, "num_generations", None)
-        if self._fill_total_steps and state.max_steps:
-            total = self._generation_batches(args, state.max_steps)
-            self.schedule = schedulers.build(self.schedule.name, **{**self.schedule.options(), "total_steps": total})
+        self.fit_to_run(args, state.max_steps)
         if state.global_step > 0:
             self._restore(state)
         trl_writes = self._trl_reports_tensorboard(args)
         if state.is_world_process_zero and (trl_writes or self.tensorboard_dir is not None):
             self._writer = CurriculumWriter(self.tensorboard_dir or default_log_dir(args.output_dir), mirror=not trl_writes)
 
+    def fit_to_run(self, args: Any, max_steps: int) -> None:
+        """Span a schedule that ``needs_total_steps`` (built by name without ``total_steps``) over the run:
+        ``total_steps`` becomes the run's generation batches (:meth:`generation_batches`). Done at
+        ``on_train_begin``; call it earlier to check a checkpoint's schedule state against this run.
+
+        Example:
+            >>> from types import SimpleNamespace
+            >>> curriculum = IoUCurriculum("linear")
+            >>> curriculum.fit_to_run(SimpleNamespace(gradient_accumulation_steps=2, steps_per_generation=4), 100)
+            >>> curriculum.schedule.total_steps
+            50
+        """
+        if self._fill_total_steps and max_steps:
+            total = self.generation_batches(args, max_steps)
+            self.schedule = schedulers.build(self.schedule.name, **{**self.schedule.options(), "total_steps": total})
+
     @staticmethod
-    def _generation_batches(args: Any, max_steps: int) -> int:
+    def generation_batches(args: Any, max_steps: int) -> int:
+        """Generation batches (schedule steps) in ``max_steps`` optimizer steps of a GRPO config.
+
+        ``max_steps x gradient_accumulation_steps / (steps_per_generation x num_iterations)``, rounded up;
+        TRL's defaults (``steps_per_generation = gradient_accumulation_steps``, one iteration) give
+        one batch per optimizer step.
+
+        Example:
+            >>> from types import SimpleNamespace
+            >>> ThresholdCurriculum.generation_batches(SimpleNamespace(gradient_accumulation_steps=4), 10)
+            10
+            >>> ThresholdCurriculum.generation_batches(SimpleNamespace(num_iterations=2), 10)
+            5
+        """
         accumulation = getattr(args, "gradient_accumulation_steps", 1) or 1
         per_generation = getattr(args, "steps_per_generation", None) or accumulation
         iterations = getattr(args, "num_iterations", 1) or 1
@@ -282,7 +316,7 @@ class IoUCurriculum(ThresholdCurriculum):
     Args:
         schedule: a schedule name from :func:`schedulers.available` or a
             :class:`schedulers.RewardSchedule` instance. Default ``"adaptive"``.
-        frame: how the model writes coordinates (see :mod:`medloc.frames`): ``"pixels"``,
+        frame: how the model writes coordinates (see :mod:`grounding_data.frames`): ``"pixels"``,
             ``"unit"``, ``"grid-N"``, ``"qwen2.5-vl"``, or a frame object. Default ``"pixels"``.
         name: the reward's name in TRL's logs and the key of its state in checkpoints; give two
             curricula in one trainer different names. Default ``"iou_curriculum"``.

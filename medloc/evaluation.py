@@ -4,7 +4,7 @@ Used by ``medloc eval``, by ``medloc train`` for its held-out summary and period
 evaluations, and by the warm start's probe.
 
 Example:
-    >>> from medloc.tiny_model import build_tiny_vlm
+    >>> from medloc.builtin.tiny_model import build_tiny_vlm
     >>> from grounding_data.synthetic import generate_split
     >>> model, processor = build_tiny_vlm()
     >>> result = evaluate(model, processor, generate_split("heldout", 2), max_new_tokens=4)
@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 from grounding_data.dicom import open_image
-from medloc.frames import CoordinateFrame
+from grounding_data.frames import CoordinateFrame
 from medloc.metrics import GroundingMetrics
 from medloc.parsing import parse_batch
 from medloc.prompts import build_prompt
@@ -51,7 +51,7 @@ def generate_answers(
     processor: Any,
     rows: Sequence[Mapping[str, Any]],
     reasoning: str = "none",
-    frame: str | CoordinateFrame = "grid-100",
+    frame: str | CoordinateFrame = "pixels",
     num_samples: int = 1,
     temperature: float | None = None,
     batch_size: int = 64,
@@ -64,7 +64,7 @@ def generate_answers(
     ``reasoning`` and ``frame`` (:func:`medloc.prompts.build_prompt`).
 
     Example:
-        >>> from medloc.tiny_model import build_tiny_vlm
+        >>> from medloc.builtin.tiny_model import build_tiny_vlm
         >>> from grounding_data.synthetic import generate_split
         >>> model, processor = build_tiny_vlm()
         >>> len(generate_answers(model, processor, generate_split("heldout", 2), max_new_tokens=4))
@@ -145,7 +145,7 @@ def evaluate(
     processor: Any,
     rows: Sequence[Mapping[str, Any]],
     reasoning: str = "none",
-    frame: str | CoordinateFrame = "grid-100",
+    frame: str | CoordinateFrame = "pixels",
     batch_size: int = 64,
     max_new_tokens: int = 40,
     accuracy_thresholds: Sequence[float] = (0.5, 0.8),

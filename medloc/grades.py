@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from grounding_data.labels import find_label
-from medloc.parsing import completion_text, extract_answer
+from grounding_data.answer_format import extract_answer
+from medloc.parsing import completion_text
 
 __all__ = [
     "parse_grade",

@@ -57,11 +57,9 @@ def pseudo_map(ious: IoUs) -> float:
         >>> pseudo_map([1.0, 0.7, 0.0])  # 1.0 passes all 10 thresholds, 0.7 passes 5
         0.5
     """
-    values = _as_ious(ious)
-    if not len(values):
-        return math.nan
-    hits = int((values[:, None] >= np.array(PSEUDO_MAP_THRESHOLDS)[None, :]).sum())
-    return hits / (len(values) * len(PSEUDO_MAP_THRESHOLDS))
+    metric = GroundingMetrics()
+    metric.update(ious)
+    return float(metric.compute()["pseudo_mAP"])
 
 
 class GroundingMetrics:

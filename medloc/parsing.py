@@ -1,24 +1,17 @@
 """Find the box(es) a model wrote, and map them to pixels of the ground truth's image.
 
-Formats recognised (inside the last ``<answer>...</answer>`` block when there is one,
-else anywhere in the text), first match wins in this order:
-
-1. Qwen2-VL tokens ``<|box_start|>(x1,y1),(x2,y2)<|box_end|>``: always grid-1000,
-   whatever frame is asked for.
-2. JSON ``"bbox_2d": [x1, y1, x2, y2]`` (a dict, a list of dicts, ```` ```json ```` fences,
-   trailing commas: only the key and its list are read, so almost-JSON works too).
-3. Plain lists ``[x1, y1, x2, y2]``: ints or floats, any spacing; several lists are several
-   boxes (``[[..], [..]]`` included).
-4. Bare corner pairs ``(x1,y1),(x2,y2)``: what Qwen2-VL's format becomes once the special
-   tokens are dropped by ``batch_decode(..., skip_special_tokens=True)`` (TRL does this);
-   read in the frame asked for, so pass ``frame="grid-1000"`` for Qwen2-VL.
+The text searched is the last ``<answer>...</answer>`` block when there is one, else the whole
+text; the box formats and their order are those of :mod:`grounding_data.answer_format` (Qwen2-VL
+box tokens, ``bbox_2d`` JSON, plain lists, bare corner pairs). Qwen2-VL box tokens are always
+grid-1000; every other format is read in the frame asked for (pass ``frame="grid-1000"`` for
+Qwen2-VL's bare corner pairs).
 
 All boxes of the winning format are the answer (their union is scored). The answer is
 "no valid box" (an empty ``(0, 4)`` array) if nothing parses or if *any* box is inverted
 (``x2 < x1``), degenerate (zero area), NaN/inf, or absurd (a coordinate more than one image
 size outside the image, i.e. beyond ``2 x width`` or below ``-width``). It is also "no valid
 box" when the text searched (the answer block, or the whole text without one) is longer than
-``MAX_TEXT_CHARS`` or holds more than ``MAX_BOXES`` boxes: a runaway completion costs
+``answer_format.MAX_TEXT_CHARS`` or holds more than ``MAX_BOXES`` boxes: a runaway completion costs
 milliseconds, not seconds, and scores 0. Nothing here raises on model output.
 
 Example:
@@ -33,50 +26,24 @@ Example:
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from itertools import chain
 from typing import Any
 
 import numpy as np
 
-from medloc.frames import CoordinateFrame, get_frame
+from grounding_data.answer_format import QWEN2_GRID, extract_answer, find_boxes
+from grounding_data.frames import CoordinateFrame, get_frame
 
 __all__ = [
     "completion_text",
-    "extract_answer",
-    "find_boxes",
     "parse_boxes",
     "parse_batch",
     "ABSURD_MARGIN",
-    "MAX_BOXES",
-    "MAX_TEXT_CHARS",
 ]
 
 ABSURD_MARGIN = 1.0
 """A box is absurd if it reaches more than this many image sizes outside the image."""
-MAX_TEXT_CHARS = 1_000_000
-"""Longer answer texts are not searched (no valid box); far beyond any generation budget."""
-MAX_BOXES = 100
-"""An answer with more boxes is no valid box (box spam; it also bounds the cost of the union)."""
-
-_NUM = r"([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)"
-_SEP = r"\s*,\s*"
-_QWEN2_TOKENS = re.compile(
-    rf"<\|box_start\|>\s*\(\s*{_NUM}{_SEP}{_NUM}\s*\){_SEP}\(\s*{_NUM}{_SEP}{_NUM}\s*\)\s*<\|box_end\|>"
-)
-_CORNERS = re.compile(rf"\(\s*{_NUM}{_SEP}{_NUM}\s*\){_SEP}\(\s*{_NUM}{_SEP}{_NUM}\s*\)")
-# Lists are captured loosely (four comma-separated items without brackets) and read with
-# float(), which rejects non-numbers: several times faster than a strict number pattern.
-_ITEM = r"([^,\[\]]*)"
-_BBOX_2D = re.compile(rf"""bbox_2d["']\s*:\s*\[{_ITEM},{_ITEM},{_ITEM},{_ITEM}\]""")
-_LIST = re.compile(rf"\[{_ITEM},{_ITEM},{_ITEM},{_ITEM}\]")
-
-_ANSWER_OPEN, _ANSWER_CLOSE = "<answer>", "</answer>"
-_ANSWER_START = len(_ANSWER_OPEN)
-_QWEN2_GRID = 1000.0
-
-Box = tuple[float, float, float, float]
 
 
 def completion_text(completion: Any) -> str:
@@ -112,83 +79,12 @@ def completion_text(completion: Any) -> str:
     return texts[0] if len(texts) == 1 else "\n".join(texts)
 
 
-def extract_answer(text: str) -> str:
-    """The content of the last ``<answer>`` block, or the whole text if there is none.
-
-    An unclosed last block (a truncated generation) runs to the end of the text.
-
-    Example:
-        >>> extract_answer("<answer>draft</answer> <answer>[1, 2, 3, 4]</answer>")
-        '[1, 2, 3, 4]'
-    """
-    start = text.rfind(_ANSWER_OPEN)
-    if start < 0:
-        return text
-    start += _ANSWER_START
-    end = text.find(_ANSWER_CLOSE, start)
-    return text[start:] if end < 0 else text[start:end]
-
-
-def find_boxes(text: str) -> tuple[list[Box], bool]:
-    """The raw numbers of every box of the first format found in ``text``.
-
-    No answer-block selection, frame mapping or validity check (see :func:`parse_boxes`).
-
-    Returns:
-        ``(boxes, qwen2_grid)``: the ``(x1, y1, x2, y2)`` tuples as written, and whether
-        they came from Qwen2-VL ``<|box_start|>`` tokens (hence grid-1000).
-
-    Example:
-        >>> find_boxes("<|box_start|>(10,20),(300,400)<|box_end|>")
-        ([(10.0, 20.0, 300.0, 400.0)], True)
-        >>> find_boxes('```json\\n[{"bbox_2d": [1, 2, 3, 4]}, {"bbox_2d": [5, 6, 7.5, 8]}]\\n```')
-        ([(1.0, 2.0, 3.0, 4.0), (5.0, 6.0, 7.5, 8.0)], False)
-    """
-    boxes = _find(text)
-    return list(boxes), type(boxes) is _Grid1000Boxes
-
-
-class _Grid1000Boxes(list):
-    """Boxes read from Qwen2-VL box tokens (always grid-1000); a list tag, cheap to test."""
-
-
-def _find(text: str) -> list[Box]:
-    if len(text) > MAX_TEXT_CHARS:
-        return []
-    boxes = _find_first_format(text)
-    return boxes if len(boxes) <= MAX_BOXES else []
-
-
-def _find_first_format(text: str) -> list[Box]:
-    if "<|box_start|>" in text:
-        found = _QWEN2_TOKENS.findall(text)
-        if found:
-            return _Grid1000Boxes(_to_floats(found))
-    if "bbox_2d" in text:
-        boxes = _to_floats(_BBOX_2D.findall(text))
-        if boxes:
-            return boxes
-    if "[" in text:
-        boxes = _to_floats(_LIST.findall(text))
-        if boxes:
-            return boxes
-    if "(" in text:
-        return _to_floats(_CORNERS.findall(text))
-    return []
-
-
-def _to_floats(found: list[tuple[str, str, str, str]]) -> list[Box]:
-    """The four-item groups that are all numbers, as float tuples."""
-    try:
-        return [(float(a), float(b), float(c), float(d)) for a, b, c, d in found]
-    except ValueError:
-        boxes = []
-        for a, b, c, d in found:
-            try:
-                boxes.append((float(a), float(b), float(c), float(d)))
-            except ValueError:
-                continue
-        return boxes
+def _text(completion: Any) -> str:
+    """:func:`completion_text`, with an inlined fast path for TRL's ``[{"role": "assistant", "content": str}]``."""
+    message = completion[0] if type(completion) is list and len(completion) == 1 else None
+    if type(message) is dict and message.get("role", "assistant") == "assistant" and type(message.get("content")) is str:
+        return message["content"]
+    return completion_text(completion)
 
 
 def _valid_boxes(boxes: np.ndarray, width: np.ndarray, height: np.ndarray) -> np.ndarray:
@@ -234,7 +130,7 @@ def parse_batch(
     Args:
         completions: strings or chat-message lists, one per row.
         widths, heights: the ground truth's image size per row, in pixels.
-        frame: the frame the model writes in (see :func:`medloc.frames.get_frame`).
+        frame: the frame the model writes in (see :func:`grounding_data.frames.get_frame`).
 
     Returns:
         ``(boxes, rows)``: ``(P, 4)`` float64 pixel boxes and ``(P,)`` int64 row indices.
@@ -252,30 +148,17 @@ def parse_batch(
     frame = get_frame(frame)
     n = len(completions)
     w, h = _image_sizes(widths, heights, n)
-    per_row: list[list[Box]] = []
-    append = per_row.append
-    for completion in completions:
-        # inlined fast path for TRL's [{"role": "assistant", "content": str}]; else the general reader
-        message = completion[0] if type(completion) is list and len(completion) == 1 else None
-        is_reply = type(message) is dict and message.get("role", "assistant") == "assistant"
-        text = message.get("content") if is_reply else None
-        if type(text) is not str:
-            text = completion_text(completion)
-        start = text.rfind(_ANSWER_OPEN)
-        if start >= 0:
-            end = text.find(_ANSWER_CLOSE, start)
-            text = text[start + _ANSWER_START :] if end < 0 else text[start + _ANSWER_START : end]
-        append(_find(text))
-    counts = np.fromiter(map(len, per_row), dtype=np.int64, count=n)
+    per_row = [find_boxes(extract_answer(_text(completion))) for completion in completions]
+    counts = np.fromiter((len(boxes) for boxes, _ in per_row), dtype=np.int64, count=n)
     if not counts.any():
         return np.empty((0, 4), dtype=np.float64), np.empty(0, dtype=np.int64)
-    boxes = np.array(list(chain.from_iterable(per_row)), dtype=np.float64)
+    boxes = np.array(list(chain.from_iterable(found for found, _ in per_row)), dtype=np.float64)
     row_idx = np.repeat(np.arange(n, dtype=np.int64), counts)
-    qwen2_rows = [i for i, found in enumerate(per_row) if type(found) is _Grid1000Boxes]
+    qwen2_rows = [i for i, (_, qwen2_grid) in enumerate(per_row) if qwen2_grid]
     sx, sy = (np.array(np.broadcast_to(s, (n,)), dtype=np.float64) for s in frame.scales(w, h))
     if qwen2_rows:
-        sx[qwen2_rows] = w[qwen2_rows] / _QWEN2_GRID
-        sy[qwen2_rows] = h[qwen2_rows] / _QWEN2_GRID
+        sx[qwen2_rows] = w[qwen2_rows] / QWEN2_GRID
+        sy[qwen2_rows] = h[qwen2_rows] / QWEN2_GRID
     box_sx, box_sy = sx[row_idx], sy[row_idx]
     with np.errstate(invalid="ignore", over="ignore"):
         boxes *= np.stack([box_sx, box_sy, box_sx, box_sy], axis=1)

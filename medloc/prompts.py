@@ -3,8 +3,8 @@
 The prompt is one user turn: the instruction text first, then the image (a fixed
 image-to-answer distance helps small models). The image part is a ``{"type": "image"}``
 placeholder that TRL fills from the row's ``image`` column. The instruction names the
-reasoning layout ("before" / "after" / "none", see ``REASONING_LAYOUTS``) and the coordinate frame the
-answer is written in (medloc.frames).
+reasoning layout ("before" / "after" / "none", see :data:`grounding_data.answer_format.REASONING_LAYOUTS`)
+and the coordinate frame the answer is written in (:mod:`grounding_data.frames`).
 
 Example:
     >>> row = {"phrase": "the bright lesion", "width": 112, "height": 112}
@@ -20,14 +20,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from medloc.frames import CoordinateFrame, GridFrame, QwenResizedFrame, UnitFrame, get_frame
-
-REASONING_LAYOUTS = ("before", "after", "none")
-
-
-def _check_reasoning(reasoning: str) -> None:
-    if reasoning not in REASONING_LAYOUTS:
-        raise ValueError(f"reasoning={reasoning!r}: choose from {REASONING_LAYOUTS}")
+from grounding_data.answer_format import check_reasoning, layout_answer
+from grounding_data.frames import CoordinateFrame, GridFrame, QwenResizedFrame, UnitFrame, get_frame
 
 
 def coordinate_words(frame: str | CoordinateFrame, width: int, height: int) -> str:
@@ -50,14 +44,14 @@ def coordinate_words(frame: str | CoordinateFrame, width: int, height: int) -> s
 
 
 def instruction(phrase: str, width: int, height: int, reasoning: str = "none",
-                frame: str | CoordinateFrame = "grid-100") -> str:
+                frame: str | CoordinateFrame = "pixels") -> str:
     """The instruction text for `phrase` (without the image).
 
     Example:
         >>> instruction("the mass", 100, 100, reasoning="before", frame="grid-1000")
         'Find the mass. Think in <think></think>, then answer <answer>[x1,y1,x2,y2]</answer> in integers 0-1000.'
     """
-    _check_reasoning(reasoning)
+    check_reasoning(reasoning)
     if not isinstance(phrase, str) or not phrase.strip():
         raise ValueError(f"phrase={phrase!r}: a prompt needs a non-empty phrase")
     phrase = phrase.strip().rstrip(".")
@@ -70,7 +64,7 @@ def instruction(phrase: str, width: int, height: int, reasoning: str = "none",
     return f"Find {phrase}. Answer {answer} in {coords}."
 
 
-def build_prompt(row: Mapping, reasoning: str = "none", frame: str | CoordinateFrame = "grid-100") -> list[dict]:
+def build_prompt(row: Mapping, reasoning: str = "none", frame: str | CoordinateFrame = "pixels") -> list[dict]:
     """TRL conversational prompt for a row with `phrase`, `width`, `height` (text, then image).
 
     Example:
@@ -86,7 +80,7 @@ def build_prompt(row: Mapping, reasoning: str = "none", frame: str | CoordinateF
 
 
 def format_boxes(boxes: Sequence[Sequence[float]], width: int, height: int,
-                 frame: str | CoordinateFrame = "grid-100") -> str:
+                 frame: str | CoordinateFrame = "pixels") -> str:
     """Pixel boxes written in `frame`: integers (grid, pixel frames) or 2-decimal fractions (unit).
 
     One box is ``[x1,y1,x2,y2]``; several are ``[[...],[...]]``. Values are clamped to the canvas.
@@ -112,7 +106,7 @@ def format_boxes(boxes: Sequence[Sequence[float]], width: int, height: int,
 
 
 def answer_text(boxes: Sequence[Sequence[float]], width: int, height: int, reasoning: str = "none",
-                frame: str | CoordinateFrame = "grid-100", rationale: str = "") -> str:
+                frame: str | CoordinateFrame = "pixels", rationale: str = "") -> str:
     """The completion a perfect model would write for pixel `boxes` (an SFT target).
 
     Example:
@@ -120,22 +114,6 @@ def answer_text(boxes: Sequence[Sequence[float]], width: int, height: int, reaso
         '<answer>[0,0,50,50]</answer><think>upper left</think>'
     """
     return layout_answer(format_boxes(boxes, width, height, frame), reasoning, rationale)
-
-
-def layout_answer(answer: str, reasoning: str = "none", rationale: str = "") -> str:
-    """``answer`` in its ``<answer>`` tags, with the rationale before, after or nowhere (``reasoning``).
-
-    Example:
-        >>> layout_answer("B", reasoning="before", rationale="because")
-        '<think>because</think><answer>B</answer>'
-    """
-    _check_reasoning(reasoning)
-    tagged = f"<answer>{answer}</answer>"
-    if reasoning == "before":
-        return f"<think>{rationale}</think>{tagged}"
-    if reasoning == "after":
-        return f"{tagged}<think>{rationale}</think>"
-    return tagged
 
 
 def location_words(box: Sequence[float], width: int, height: int) -> str:

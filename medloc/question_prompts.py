@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from medloc.priors import describe_classes
-from medloc.prompts import REASONING_LAYOUTS, layout_answer
+from grounding_data.answer_format import check_reasoning, layout_answer
 
 QUESTION_TASKS = ("vqa", "grade")
 
@@ -29,8 +29,7 @@ QUESTION_TASKS = ("vqa", "grade")
 def _check(task: str, reasoning: str) -> None:
     if task not in QUESTION_TASKS:
         raise ValueError(f"task={task!r}: question prompts exist for {', '.join(QUESTION_TASKS)}")
-    if reasoning not in REASONING_LAYOUTS:
-        raise ValueError(f"reasoning={reasoning!r}: choose from {REASONING_LAYOUTS}")
+    check_reasoning(reasoning)
 
 
 def _answer_clause(answer: str, reasoning: str) -> str:

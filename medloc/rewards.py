@@ -27,12 +27,14 @@ from typing import Any
 
 import numpy as np
 
+from grounding_data.answer_format import check_reasoning, find_boxes
 from medloc.boxes import grouped_union_iou
-from medloc.frames import CoordinateFrame, get_frame
-from medloc.parsing import completion_text, find_boxes, parse_batch
+from grounding_data.frames import CoordinateFrame, get_frame
+from medloc.parsing import completion_text, parse_batch
 
 __all__ = [
     "completion_ious",
+    "threshold_rewards",
     "binary_iou_reward",
     "soft_iou_reward",
     "make_binary_iou_reward",
@@ -42,14 +44,9 @@ __all__ = [
     "SoftIoUReward",
     "FormatReward",
     "CheckedReward",
-    "REASONING_LAYOUTS",
     "has_box",
     "has_text",
 ]
-
-REASONING_LAYOUTS = ("before", "after", "none")
-"""Where the rationale goes: ``<think>`` before the ``<answer>``, after it, or no ``<think>``."""
-
 
 def _is_box(value: Any) -> bool:
     try:
@@ -124,7 +121,7 @@ def completion_ious(
         completions: strings or chat-message lists, one per row.
         boxes: per row, ground-truth ``[[x1, y1, x2, y2], ...]`` (or one flat box) in pixels.
         widths, heights: per row, the size of the image the ground truth is given in.
-        frame: the frame the model writes in (see :func:`medloc.frames.get_frame`).
+        frame: the frame the model writes in (see :func:`grounding_data.frames.get_frame`).
 
     Returns:
         ``(N,)`` float64 array in ``[0, 1]``.
@@ -183,6 +180,18 @@ def ious_from_columns(completions: Sequence[Any], frame: CoordinateFrame, kwargs
     return completion_ious(completions, kwargs["boxes"], widths, heights, frame)
 
 
+def threshold_rewards(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """The binary reward rule ``1[score >= threshold]`` (inclusive), as float64.
+
+    Shared by :class:`BinaryIoUReward` and the curricula (:mod:`medloc.curriculum`).
+
+    Example:
+        >>> threshold_rewards(np.array([0.49, 0.5, 0.9]), 0.5).tolist()
+        [0.0, 1.0, 1.0]
+    """
+    return (np.asarray(scores) >= threshold).astype(np.float64)
+
+
 def _frame_suffix(frame: CoordinateFrame) -> str:
     return "" if frame.name == "pixels" else f"_{frame.name}"
 
@@ -208,8 +217,7 @@ class BinaryIoUReward:
         self.__name__ = f"binary_iou_reward_t{self.threshold:g}{_frame_suffix(self.frame)}"
 
     def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float]:
-        ious = ious_from_columns(completions, self.frame, kwargs)
-        return (ious >= self.threshold).astype(np.float64).tolist()
+        return threshold_rewards(ious_from_columns(completions, self.frame, kwargs), self.threshold).tolist()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(threshold={self.threshold:g}, frame={self.frame.name!r})"
@@ -291,8 +299,7 @@ class FormatReward:
     """
 
     def __init__(self, reasoning: str = "before", answer_check: Callable[[str], bool] = has_box) -> None:
-        if reasoning not in _LAYOUT_PATTERNS:
-            raise ValueError(f"unknown reasoning layout {reasoning!r}; expected one of {', '.join(REASONING_LAYOUTS)}")
+        check_reasoning(reasoning)
         if not callable(answer_check):
             raise TypeError(f"answer_check must be callable, got {type(answer_check).__name__}")
         self.reasoning = reasoning

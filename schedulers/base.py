@@ -10,6 +10,14 @@ A schedule owns the IoU threshold ``tau`` of the binary grounding reward
 - :meth:`RewardSchedule.state_dict` / :meth:`RewardSchedule.load_state_dict`: JSON-serialisable
   round trip of everything needed to resume.
 
+Protocol edges:
+
+- every :meth:`~RewardSchedule.observe` call is one observation: two calls before one
+  :meth:`~RewardSchedule.step` are two entries of a sliding window (two "window steps"), while
+  ``steps_taken`` counts ``step`` calls. medloc's curricula call ``observe`` once per ``step``.
+- :meth:`~RewardSchedule.load_state_dict` refuses a state saved with other options (a window of
+  30 does not load into a window of 10): the error names each option that differs.
+
 Subclasses set ``name`` and implement ``threshold``, ``step`` and the ``_extra_state`` /
 ``_load_extra_state`` pair; ``observe`` is a no-op by default (time-based schedules ignore
 performance).
@@ -17,6 +25,7 @@ performance).
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -81,13 +90,32 @@ class RewardSchedule(ABC):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a state written by :meth:`state_dict` of a schedule of the same kind."""
+        """Restore a state written by :meth:`state_dict` of a schedule of the same kind and options.
+
+        Raises:
+            ValueError: another schedule, another state version, or other options (each named
+                with the saved and the current value).
+
+        Example:
+            >>> from schedulers import build
+            >>> build("fixed", threshold=0.4).load_state_dict(build("fixed", threshold=0.5).state_dict())
+            Traceback (most recent call last):
+            ...
+            ValueError: cannot load a state of schedule 'fixed' saved with other options: threshold 0.5 (this schedule: 0.4)
+        """
         if state.get("schedule") != self.name:
             raise ValueError(
                 f"cannot load a state of schedule {state.get('schedule')!r} into schedule {self.name!r}"
             )
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"unsupported schedule state version {state.get('version')!r}")
+        saved, current = state["options"], json.loads(json.dumps(self.options()))
+        differing = [key for key in sorted(set(saved) | set(current)) if saved.get(key) != current.get(key)]
+        if differing:
+            raise ValueError(
+                f"cannot load a state of schedule {self.name!r} saved with other options: "
+                + ", ".join(f"{key} {saved.get(key)!r} (this schedule: {current.get(key)!r})" for key in differing)
+            )
         self.steps_taken = int(state["steps_taken"])
         self._load_extra_state(state)
 

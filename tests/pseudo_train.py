@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch.distributed as dist  # noqa: E402
 
 import medloc.curriculum  # noqa: E402
-import medloc.heldout  # noqa: E402
+import medloc.app.heldout  # noqa: E402
 from tests.trl_support import pseudo_ious  # noqa: E402
 
 TAU_LOG_ENV = "MEDLOC_TEST_TAU_LOG"
@@ -37,7 +37,7 @@ def install(tau_log: str | None) -> None:
     medloc.curriculum.ious_from_columns = pseudo_ious
     if not tau_log:
         return
-    curriculum, heldout = medloc.curriculum.ThresholdCurriculum, medloc.heldout.HeldoutEvaluation
+    curriculum, heldout = medloc.curriculum.ThresholdCurriculum, medloc.app.heldout.HeldoutEvaluation
     step_end, answer, score_answers = curriculum.on_step_end, heldout._answer, heldout._score_answers
     answered: list[int] = []
 
@@ -63,6 +63,6 @@ def install(tau_log: str | None) -> None:
 
 if __name__ == "__main__":
     install(os.environ.get(TAU_LOG_ENV))
-    from medloc.cli import main
+    from medloc.app.cli import main
 
     main(prog_name="medloc")

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 import schedulers
 from medloc.checkpoints import CheckpointError, find_resume_checkpoint, load_checkpoint_weights
-from medloc.cli import main
+from medloc.app.cli import main
 from medloc.curriculum import IoUCurriculum
-from medloc.tiny_model import build_tiny_vlm
+from medloc.builtin.tiny_model import build_tiny_vlm
 from medloc.trainer import ResumableGRPOTrainer
 
 SCHEDULE_STATE = schedulers.build("adaptive", window=4).state_dict()
@@ -47,12 +47,12 @@ def train_resume(run):
 
 @pytest.fixture
 def no_model(monkeypatch):
-    import medloc.training
+    import medloc.app.training
 
     def forbidden(*args, **kwargs):
         raise AssertionError("a model was prepared before the checkpoint was checked")
 
-    monkeypatch.setattr(medloc.training, "prepare_model", forbidden)
+    monkeypatch.setattr(medloc.app.training, "prepare_model", forbidden)
 
 
 def test_truncated_trainer_state_is_a_one_line_error_naming_the_file(tmp_path, no_model):

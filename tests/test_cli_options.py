@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
 
-from medloc.cli import main
-from medloc.settings import SettingsError, TrainSettings, parse_key_values, read_config_file
+from medloc.app.cli import main
+from medloc.app.key_values import parse_key_values
+from medloc.app.settings import SettingsError, TrainSettings, read_config_file
+from medloc.curriculum import IoUCurriculum
 
 
 @pytest.mark.parametrize(
@@ -38,12 +41,12 @@ from medloc.settings import SettingsError, TrainSettings, parse_key_values, read
     ],
 )
 def test_invalid_settings_fail_before_any_model_is_built(arguments, message, monkeypatch):
-    import medloc.training
+    import medloc.app.training
 
     def forbidden(*args, **kwargs):
         raise AssertionError("a model was about to be prepared")
 
-    monkeypatch.setattr(medloc.training, "prepare_model", forbidden)
+    monkeypatch.setattr(medloc.app.training, "prepare_model", forbidden)
     result = CliRunner().invoke(main, ["train", *arguments])
     assert result.exit_code == 2, result.output
     assert message in result.output
@@ -95,7 +98,11 @@ def test_key_value_parsing_reads_exponent_numbers_as_numbers():
 
 @pytest.mark.parametrize("schedule", ["linear", "cosine", "progress"])
 def test_time_based_schedules_need_no_step_budget_on_the_command_line(schedule):
-    TrainSettings(schedule=schedule).validate()
+    settings = TrainSettings(schedule=schedule, max_steps=40).validate()
+    assert settings.schedule_options == {}  # the run's length fills total_steps in, not the settings
+    curriculum = IoUCurriculum(settings.schedule, **settings.schedule_options)
+    curriculum.fit_to_run(SimpleNamespace(), settings.max_steps)
+    assert curriculum.schedule.total_steps == 40
 
 
 def test_reward_setting_is_checked():
@@ -107,7 +114,7 @@ def test_help_lists_the_commands_without_importing_torch():
     import subprocess
     import sys
 
-    code = "import sys; from medloc.cli import main; import click; print('torch' in sys.modules)"
+    code = "import sys; from medloc.app.cli import main; import click; print('torch' in sys.modules)"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "False"
     result = CliRunner().invoke(main, ["--help"])

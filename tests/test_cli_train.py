@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from medloc.cli import main
+from medloc.app.cli import main
 
 pytestmark = pytest.mark.slow
 
@@ -150,12 +150,12 @@ def test_train_reads_a_real_dataset_format_or_its_unified_jsonl(tmp_path, via):
 
 
 def test_train_reports_a_bad_dataset_row_before_any_model_is_built(tmp_path, monkeypatch):
-    import medloc.training
+    import medloc.app.training
 
     def forbidden(*args, **kwargs):
         raise AssertionError("the model (and its warm start) came before the data check")
 
-    monkeypatch.setattr(medloc.training, "prepare_model", forbidden)
+    monkeypatch.setattr(medloc.app.training, "prepare_model", forbidden)
     rows = tmp_path / "rows.jsonl"
     rows.write_text('{"image": "missing.png", "phrase": "x", "boxes": [[0, 0, 5, 5]], "width": 10, "height": 10,'
                     ' "source": "test", "id": "a"}\n')

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import torch.distributed as dist
 import torch.multiprocessing as mp
+from accelerate import PartialState
 
 from medloc.curriculum import IoUCurriculum
 from schedulers import AdaptiveSchedule
+from tests.test_cli_train import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -34,8 +36,11 @@ def completion_iou(text: str) -> float:
     return 1.0 if text == HIT else 0.0
 
 
-def worker(rank: int, world_size: int, store: str, out_dir: str) -> None:
-    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world_size)
+def worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
+    # the environment torchrun / accelerate launch give each rank: accelerate then sets up gloo
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
+                      WORLD_SIZE=str(world_size))
+    processes = PartialState(cpu=True)
     curriculum = IoUCurriculum("adaptive", window=10)
     args = SimpleNamespace(num_generations=GROUP, output_dir=out_dir, report_to="none")
     state = SimpleNamespace(global_step=0, max_steps=STEPS, is_world_process_zero=rank == 0, stateful_callbacks={})
@@ -48,11 +53,11 @@ def worker(rank: int, world_size: int, store: str, out_dir: str) -> None:
         taus.append(curriculum.threshold)
     with open(f"{out_dir}/rank{rank}.json", "w") as handle:
         json.dump({"taus": taus, "state": curriculum.schedule.state_dict()}, handle)
-    dist.destroy_process_group()
+    processes.destroy_process_group()
 
 
 def test_every_rank_holds_the_same_threshold(tmp_path):
-    mp.spawn(worker, args=(2, str(tmp_path / "store"), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
     rank0 = json.loads((tmp_path / "rank0.json").read_text())
     rank1 = json.loads((tmp_path / "rank1.json").read_text())
     assert rank0["taus"] == rank1["taus"]

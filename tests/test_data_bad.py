@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 import grounding_data
 from grounding_data import DataError
-from medloc.cli import main
+from medloc.app.cli import main
 from tests import data_fixtures as fx
 
 RSNA_HEADER = "patientId,x,y,width,height,Target\n"

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import grounding_data
 from grounding_data import DataError
-from medloc.cli import main
+from medloc.app.cli import main
 
 
 def _coco(tmp: Path) -> tuple[Path, dict]:

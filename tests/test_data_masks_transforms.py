@@ -10,8 +10,9 @@ import torch
 from PIL import Image
 from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
 
+from grounding_data.frames import QwenResizedFrame
 from grounding_data.masks import boxes_from_mask, connected_components, load_mask
-from grounding_data.transforms import qwen_boxes, qwen_resize, qwen_size, resize_with_boxes
+from grounding_data.transforms import qwen_resize, resize_with_boxes
 from tests import data_fixtures as fx
 
 
@@ -77,10 +78,10 @@ def test_jpeg_mask_threshold(tmp_path):
     ((40, 30), {}),
     ((900, 600), {"min_pixels": 128 * 28 * 28, "max_pixels": 256 * 28 * 28}),
 ])
-def test_qwen_size_matches_the_processor(size, pixels):
+def test_qwen_resized_size_matches_the_processor(size, pixels):
     processor = Qwen2VLImageProcessor(**pixels)
     grid = processor(images=Image.new("RGB", size), return_tensors="pt")["image_grid_thw"][0].tolist()
-    width, height = qwen_size(*size, **pixels)
+    width, height = QwenResizedFrame(**pixels).resized_size(*size)
     assert [1, height // 14, width // 14] == grid
     image, boxes = qwen_resize(Image.new("RGB", size), [[0, 0, size[0], size[1]]], **pixels)
     assert image.size == (width, height) and boxes == [[0, 0, width, height]]
@@ -91,4 +92,5 @@ def test_qwen_size_matches_the_processor(size, pixels):
 def test_boxes_follow_the_image():
     image, boxes = resize_with_boxes(Image.new("RGB", (100, 50)), [[10, 5, 30, 25], [0, 0, 100, 50]], 300, 200)
     assert image.size == (300, 200) and boxes == [[30, 20, 90, 100], [0, 0, 300, 200]]
-    assert qwen_boxes([[10, 5, 30, 25]], 1000, 500)[0] == pytest.approx([10.08, 5.04, 30.24, 25.2])
+    resized = QwenResizedFrame().encode(np.array([[10, 5, 30, 25]]), 1000, 500)[0]
+    assert resized.tolist() == pytest.approx([10.08, 5.04, 30.24, 25.2])

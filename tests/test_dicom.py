@@ -20,9 +20,9 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 import grounding_data
 from grounding_data import DataError
 from grounding_data.dicom import read_dicom
-from medloc.cli import main
+from medloc.app.cli import main
 from medloc.evaluation import row_image
-from medloc.training import training_dataset
+from medloc.app.run_data import training_dataset
 from tests import data_fixtures as fx
 
 JPEG_LS_FILE = "MR_small_jpeg_ls_lossless.dcm"

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 import medloc.evaluation
-from medloc.cli import main
+from medloc.app.cli import main
 from medloc.evaluation import score_answers
 
 ROWS = [{"id": f"r{i}", "boxes": [[0, 0, 50, 50]], "width": 100, "height": 100} for i in range(4)]

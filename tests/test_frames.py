@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
 
-from medloc.frames import GridFrame, PixelFrame, QwenResizedFrame, UnitFrame, get_frame
+from grounding_data.frames import GridFrame, PixelFrame, QwenResizedFrame, UnitFrame, get_frame
 
 
 @pytest.mark.parametrize(
@@ -110,3 +110,13 @@ def test_encode_decode_round_trip(frame_name, width, height, box):
 def test_qwen_frame_refuses_what_the_processor_refuses():
     with pytest.raises(ValueError, match="cannot resize a 1 x 201 image: absolute aspect ratio"):
         get_frame("qwen2.5-vl").decode(np.array([0.0, 0.0, 1.0, 1.0]), 1, 201)
+
+
+def test_qwen_defaults_are_the_image_processors():
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
+
+    from grounding_data.frames import QWEN_FACTOR, QWEN_MAX_PIXELS, QWEN_MIN_PIXELS
+
+    assert QWEN_FACTOR == Qwen2VLImageProcessor.patch_size * Qwen2VLImageProcessor.merge_size
+    assert (QWEN_MIN_PIXELS, QWEN_MAX_PIXELS) == (Qwen2VLImageProcessor.size["shortest_edge"],
+                                                  Qwen2VLImageProcessor.size["longest_edge"])

@@ -140,7 +140,7 @@ def test_trl_cli_reward_learns_on_training_batches_only_and_keeps_state_in_train
 @pytest.mark.slow
 def test_trl_cli_reward_in_a_real_grpo_run_survives_a_resume(monkeypatch, tmp_path):
     from tests.trl_support import grpo_config, grounding_dataset, strong_ious
-    from medloc.tiny_model import build_tiny_vlm
+    from medloc.builtin.tiny_model import build_tiny_vlm
     from trl import GRPOTrainer
 
     monkeypatch.setenv("MEDLOC_SCHEDULE_OPTIONS", json.dumps({"window": 3}))

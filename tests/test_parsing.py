@@ -5,8 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from medloc.frames import get_frame
-from medloc.parsing import completion_text, extract_answer, find_boxes, parse_batch, parse_boxes
+from grounding_data.frames import get_frame
+from grounding_data.answer_format import extract_answer, find_boxes
+from medloc.parsing import completion_text, parse_batch, parse_boxes
 
 
 def _parsed(completion, width=100, height=100, frame="pixels"):

@@ -3,7 +3,7 @@
 import json
 from types import SimpleNamespace
 
-from medloc.progress import TrainingProgress
+from medloc.app.progress import TrainingProgress
 
 
 class Curriculum:

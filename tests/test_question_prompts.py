@@ -5,7 +5,7 @@ import math
 import pytest
 
 from medloc.priors import describe_classes, read_class_descriptions
-from medloc.question_eval import score_questions, table_lines
+from medloc.app.question_eval import score_questions, table_lines
 from medloc.question_prompts import answer_for, question_prompt, question_text
 
 VQA_ROW = {"question": "What stage is shown?", "options": ["Stage Ib", "Stage 0"], "answer": "A"}

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from medloc.cli import main
+from medloc.app.cli import main
 
 SHORT = ["--no-warm-start", "--max-steps", "2", "--prompts-per-step", "2", "--num-generations", "4",
          "--heldout-rows", "6", "--eval-every", "1", "--max-completion-length", "8", "--quiet"]
@@ -31,18 +31,18 @@ SHORT = ["--no-warm-start", "--max-steps", "2", "--prompts-per-step", "2", "--nu
     ],
 )
 def test_invalid_task_settings_fail_before_any_model_is_built(arguments, message, monkeypatch):
-    import medloc.training
+    import medloc.app.question_training
 
-    monkeypatch.setattr(medloc.training, "prepare_model", lambda *a, **k: pytest.fail("a model was prepared"))
+    monkeypatch.setattr(medloc.app.question_training, "prepare_model", lambda *a, **k: pytest.fail("a model was prepared"))
     result = CliRunner().invoke(main, ["train", *arguments])
     assert result.exit_code == 2, result.output
     assert message in result.output
 
 
 def test_a_bad_question_row_is_reported_with_file_and_item(tmp_path, monkeypatch):
-    import medloc.training
+    import medloc.app.question_training
 
-    monkeypatch.setattr(medloc.training, "prepare_model", lambda *a, **k: pytest.fail("a model was prepared"))
+    monkeypatch.setattr(medloc.app.question_training, "prepare_model", lambda *a, **k: pytest.fail("a model was prepared"))
     split = tmp_path / "X-Ray_train.json"
     split.write_text(json.dumps([{"image": "a.png", "problem": "Q? A)yes, B)no", "solution": "<answer> A </answer>"}]))
     result = CliRunner().invoke(main, ["train", "--task", "vqa", "--data", "med-r1", "--data-root", str(split),

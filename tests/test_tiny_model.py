@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from medloc.tiny_model import BUILTIN_MODEL, build_tiny_vlm, build_tokenizer, is_builtin_model
+from medloc.builtin.tiny_model import BUILTIN_MODEL, build_tiny_vlm, build_tokenizer, is_builtin_model
 
 
 def _inputs(processor, text="Box the bright lesion."):

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import medloc.curriculum
-from medloc.cli import main
+from medloc.app.cli import main
 from medloc.curriculum import IoUCurriculum
 from medloc.rewards import CheckedReward, make_format_reward
 
@@ -55,12 +55,12 @@ def train(rows_file, output_dir, *extra):
 
 @pytest.fixture
 def no_model(monkeypatch):
-    import medloc.training
+    import medloc.app.training
 
     def forbidden(*args, **kwargs):
         raise AssertionError("a model was prepared before the data was checked")
 
-    monkeypatch.setattr(medloc.training, "prepare_model", forbidden)
+    monkeypatch.setattr(medloc.app.training, "prepare_model", forbidden)
 
 
 def test_image_corrupted_after_conversion_is_named_before_any_model(tmp_path, no_model):
@@ -117,7 +117,7 @@ def nan_or_none(completions, **kwargs):
 def trainer_with_user_reward(tmp_path, monkeypatch):
     from trl import GRPOTrainer
 
-    from medloc.tiny_model import build_tiny_vlm
+    from medloc.builtin.tiny_model import build_tiny_vlm
     from tests.trl_support import grounding_dataset, grpo_config, strong_ious
 
     monkeypatch.setattr(medloc.curriculum, "ious_from_columns", strong_ious)

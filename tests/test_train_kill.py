@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 import medloc.curriculum
 from medloc.checkpoints import find_resume_checkpoint
-from medloc.cli import main
+from medloc.app.cli import main
 from tests.test_train_resume import RISING
 from tests.trl_support import pseudo_ious
 

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 import medloc.curriculum
-from medloc.cli import main
+from medloc.app.cli import main
 from tests.trl_support import pseudo_ious
 
 pytestmark = pytest.mark.slow

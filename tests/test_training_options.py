@@ -5,9 +5,10 @@ from types import SimpleNamespace
 import pytest
 
 from medloc.curriculum import IoUCurriculum
-from medloc.settings import SettingsError, TrainSettings
-from medloc.tiny_model import build_tiny_vlm
-from medloc.training import grounding_reward, vision_lr_scale, vision_scaled_optimizer
+from medloc.app.settings import SettingsError, TrainSettings
+from medloc.builtin.tiny_model import build_tiny_vlm
+from medloc.app.training import grounding_reward
+from medloc.app.vision_optimizer import vision_lr_scale, vision_scaled_optimizer
 
 COLUMNS = {"boxes": [[[0, 0, 10, 10]]] * 2, "width": [100] * 2, "height": [100] * 2}
 

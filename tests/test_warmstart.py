@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-import medloc.warmstart as ws
+import medloc.builtin.warmstart as ws
 from grounding_data.synthetic import SyntheticConfig, generate_split
 from medloc.parsing import parse_boxes
-from medloc.tiny_model import build_tiny_vlm
-from medloc.warmstart import WarmStartConfig, is_stalled, sft_example, warm_start
+from medloc.builtin.tiny_model import build_tiny_vlm
+from medloc.builtin.warmstart import WarmStartConfig, is_stalled, sft_example, warm_start
 
 
 def test_cache_key_depends_on_settings_and_seed():
@@ -162,8 +162,8 @@ def test_label_margin_loosens_the_target_box_and_keeps_it_in_the_image():
 
 
 def test_warm_start_margin_setting_reaches_the_recipe():
-    from medloc.settings import SettingsError, TrainSettings
-    from medloc.training import warm_start_config
+    from medloc.app.settings import SettingsError, TrainSettings
+    from medloc.app.model_setup import warm_start_config
 
     assert warm_start_config(TrainSettings()).label_margin == ws.LABEL_MARGIN
     assert warm_start_config(TrainSettings(difficulty="standard")).label_margin == ws.LABEL_MARGIN
@@ -173,8 +173,8 @@ def test_warm_start_margin_setting_reaches_the_recipe():
 
 
 def test_standard_preset_recipe_has_a_lead_in():
-    from medloc.settings import TrainSettings
-    from medloc.training import warm_start_config
+    from medloc.app.settings import TrainSettings
+    from medloc.app.model_setup import warm_start_config
 
     config = warm_start_config(TrainSettings(difficulty="standard"))
     assert (config.lead_in, config.lead_in_steps, config.max_steps) == ("easy", 500, 1200)

@@ -11,7 +11,7 @@ from datasets import Dataset
 from PIL import Image
 from trl import GRPOConfig, GRPOTrainer
 
-from medloc.tiny_model import build_tiny_vlm
+from medloc.builtin.tiny_model import build_tiny_vlm
 
 IMAGE_SIZE = 56
 

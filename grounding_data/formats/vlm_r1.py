@@ -2,12 +2,13 @@
 [{"from": "human", "value": "<image>..."}, {"from": "gpt", "value": "..."}]}`` with
 image paths relative to a separate image folder.
 
-The phrase is the human turn without ``<image>``; the gpt turn holds the box(es), as
-any of: ``[x1, y1, x2, y2]``, ``[[...], [...]]``, JSON ``{"bbox_2d": [...], ...}`` (or
-a list of them), optionally inside ``<answer>...</answer>``, or Qwen2-VL's
+The phrase is the human turn without ``<image>``; the gpt turn holds the box(es), read the
+way medloc reads a model's answer (:mod:`grounding_data.answer_format`): inside the last
+``<answer>...</answer>`` block if there is one, as ``[x1, y1, x2, y2]``, ``[[...], [...]]``,
+JSON ``{"bbox_2d": [...], ...}`` (or a list of them), or Qwen2-VL's
 ``<|box_start|>(x1,y1),(x2,y2)<|box_end|>`` (always 0..1000, converted to pixels and
-counted). Plain numbers are pixels of the original image unless ``frame`` says
-"unit" (0..1) or "grid-N" (0..N).
+counted). Plain numbers are pixels of the original image unless ``frame`` names another
+coordinate frame (:func:`grounding_data.frames.get_frame`: "unit", "grid-N", "qwen2.5-vl").
 
 Example::
 
@@ -17,21 +18,18 @@ Example::
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from grounding_data.answer_format import QWEN2_GRID, extract_answer, find_boxes
 from grounding_data.errors import DataError
+from grounding_data.frames import CoordinateFrame, GridFrame, get_frame
 from grounding_data.formats._annotation_file import locate
 from grounding_data.formats._context import ReadContext
 from grounding_data.rows import GroundingRow
-
-NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|NaN"
-QWEN2_BOX = re.compile(rf"<\|box_start\|>\s*\(\s*({NUMBER})\s*,\s*({NUMBER})\s*\)\s*,\s*"
-                       rf"\(\s*({NUMBER})\s*,\s*({NUMBER})\s*\)\s*<\|box_end\|>")
-BRACKET_BOX = re.compile(rf"\[\s*({NUMBER})\s*,\s*({NUMBER})\s*,\s*({NUMBER})\s*,\s*({NUMBER})\s*\]")
-ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S)
 
 
 @dataclass
@@ -44,10 +42,10 @@ def read_vlm_r1(root: Path, ctx: ReadContext, split: str | None = None, annotati
                 image_root: str | None = None, frame: str = "pixels") -> Iterator[GroundingRow]:
     """Rows of a VLM-R1 grounding jsonl. ``root`` is the jsonl or a folder with one;
     ``annotations`` names the jsonl explicitly; ``image_root`` is the image folder
-    (default: the jsonl's folder); ``frame`` is "pixels", "unit" or "grid-N".
+    (default: the jsonl's folder); ``frame`` is the coordinate frame of the boxes (default pixels).
     Row id: the record's ``id`` (or ``line N``).
     """
-    scale_of(frame, 1, 1)
+    coordinates = get_frame(frame)
     path, images = locate(root, annotations, image_root, ".jsonl")
     samples = []
     with path.open(encoding="utf-8") as f:
@@ -60,10 +58,10 @@ def read_vlm_r1(root: Path, ctx: ReadContext, split: str | None = None, annotati
                 samples.append(DataError("invalid JSON", str(exc), path, line_no))
     if not samples:
         raise DataError("empty file", "no rows", path)
-    return ctx.build(samples, lambda s: _row(s, path, images, ctx, frame), "vlm-r1")
+    return ctx.build(samples, lambda s: _row(s, path, images, ctx, coordinates), "vlm-r1")
 
 
-def _row(sample: _Sample, path: Path, images: Path, ctx: ReadContext, frame: str) -> GroundingRow:
+def _row(sample: _Sample, path: Path, images: Path, ctx: ReadContext, frame: CoordinateFrame) -> GroundingRow:
     rec, line = sample.record, sample.line
     if not isinstance(rec, dict) or "image" not in rec or "conversations" not in rec:
         raise DataError("wrong columns", 'a record needs "image" and "conversations"', path, line)
@@ -82,61 +80,17 @@ def _row(sample: _Sample, path: Path, images: Path, ctx: ReadContext, frame: str
         raise DataError("empty phrase", "the human turn has no text besides <image>", path, line)
     image_path = images / image
     width, height = ctx.image_size(image_path, path, line)
-    boxes = [[x * sx, y * sy, u * sx, v * sy] for (x, y, u, v), (sx, sy) in _boxes(gpt, frame, width, height, path, line, ctx)]
-    boxes = ctx.boxes([(b, line) for b in boxes], width, height, path)
+    boxes = ctx.boxes([(b, line) for b in _boxes(gpt, frame, width, height, path, line, ctx)], width, height, path)
     return GroundingRow(str(image_path), phrase, boxes, width, height, "vlm-r1", str(rec.get("id", f"line {line}")))
 
 
-def _boxes(answer: str, frame: str, width: int, height: int, path: Path, line: int,
-           ctx: ReadContext) -> list[tuple[list[float], tuple[float, float]]]:
-    """Each box in the answer with the (x, y) scale taking it to pixels."""
-    inner = ANSWER.search(answer)
-    text = inner.group(1) if inner else answer
-    qwen2 = QWEN2_BOX.findall(text)
-    if qwen2:
-        ctx.report.note("Qwen2-VL <|box_start|> boxes converted from 0..1000 to pixels", len(qwen2))
-        return [([float(v) for v in b], scale_of("grid-1000", width, height)) for b in qwen2]
-    scale = scale_of(frame, width, height)
-    boxes = _json_boxes(text)
-    if boxes is None:
-        boxes = [[float(v) for v in b] for b in BRACKET_BOX.findall(text)]
+def _boxes(answer: str, frame: CoordinateFrame, width: int, height: int, path: Path, line: int,
+           ctx: ReadContext) -> list[list[float]]:
+    """The answer's boxes in pixels (Qwen2-VL box tokens are always grid-1000)."""
+    boxes, qwen2_grid = find_boxes(extract_answer(answer))
     if not boxes:
         raise DataError("no box in answer", f"no box found in the gpt turn {answer[:80]!r}", path, line)
-    return [(b, scale) for b in boxes]
-
-
-def _json_boxes(text: str) -> list[list[float]] | None:
-    try:
-        value = json.loads(text.strip())
-    except json.JSONDecodeError:
-        return None
-    items = value if isinstance(value, list) and value and not _is_box(value) else [value]
-    boxes = []
-    for item in items:
-        box = item.get("bbox_2d") if isinstance(item, dict) else item
-        if not _is_box(box):
-            return None
-        boxes.append([float(v) for v in box])
-    return boxes
-
-
-def _is_box(value: object) -> bool:
-    return isinstance(value, list) and len(value) == 4 and all(isinstance(v, (int, float)) for v in value)
-
-
-def scale_of(frame: str, width: int, height: int) -> tuple[float, float]:
-    """(x, y) factors taking coordinates written in ``frame`` to pixels.
-
-    Example::
-
-        >>> scale_of("grid-1000", 500, 200)
-        (0.5, 0.2)
-    """
-    if frame == "pixels":
-        return 1.0, 1.0
-    if frame == "unit":
-        return float(width), float(height)
-    if frame.startswith("grid-") and frame[5:].isdigit() and int(frame[5:]) > 0:
-        n = int(frame[5:])
-        return width / n, height / n
-    raise ValueError(f"frame must be 'pixels', 'unit' or 'grid-N', got {frame!r}")
+    if qwen2_grid:
+        ctx.report.note("Qwen2-VL <|box_start|> boxes converted from 0..1000 to pixels", len(boxes))
+        frame = GridFrame(QWEN2_GRID)
+    return frame.decode(np.array(boxes, dtype=np.float64), width, height).tolist()

@@ -26,7 +26,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from medloc.curriculum import IoUCurriculum
-from medloc.frames import get_frame
+from grounding_data.frames import get_frame
 from medloc.integrations.schedule_driver import settings_from_env
 
 REWARD_NAME = "medloc_iou"

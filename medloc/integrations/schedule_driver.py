@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 
 import schedulers
-from medloc.frames import CoordinateFrame, get_frame
-from medloc.rewards import completion_ious
+from grounding_data.frames import CoordinateFrame, get_frame
+from medloc.rewards import completion_ious, threshold_rewards
 from schedulers import RewardSchedule
 from schedulers.tracker import group_shares
 
@@ -149,7 +149,7 @@ class ScheduleDriver:
 
     Args:
         schedule: a schedule name from :func:`schedulers.available` or a schedule object.
-        frame: how the model writes coordinates (see :mod:`medloc.frames`). Default ``"pixels"``.
+        frame: how the model writes coordinates (see :mod:`grounding_data.frames`). Default ``"pixels"``.
         frame_options: options of the frame, e.g. ``{"max_pixels": 1003520}`` for ``"qwen2.5-vl"``.
         total_steps: run length in training batches, for ``linear`` / ``cosine`` without the option.
         **options: the schedule's options.
@@ -178,7 +178,7 @@ class ScheduleDriver:
 
     def rewards(self, ious: np.ndarray) -> np.ndarray:
         """``1[IoU >= tau]`` at the current tau."""
-        return (np.asarray(ious, dtype=np.float64) >= self.threshold).astype(np.float64)
+        return threshold_rewards(ious, self.threshold)
 
     def learn(self, ious: np.ndarray, groups: np.ndarray | None) -> dict[str, float]:
         """Observe one training batch, step the schedule once, return the step's ``medloc/*`` metrics.

@@ -39,8 +39,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from accelerate.utils import gather_object
 
-from medloc.distributed import gather_ious
 from medloc.integrations.schedule_driver import ScheduleDriver, settings_from_env
 from medloc.rewards import ious_from_columns
 
@@ -106,7 +106,7 @@ def adaptive_iou_reward(completions: Sequence[Any], trainer_state: Any = None,
     rewards = driver.rewards(ious)
     if trainer_state is None or not _is_training(trainer):
         return rewards.tolist()
-    all_ious, _ = gather_ious(ious)
+    all_ious = np.asarray(gather_object(ious.tolist()), dtype=np.float64)  # every rank's, in rank order
     group_size = getattr(getattr(trainer, "args", None), "num_generations", None)
     groups = None if not group_size else np.arange(all_ious.size) // int(group_size)
     metrics = driver.learn(all_ious, groups)

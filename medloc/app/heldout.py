@@ -16,7 +16,7 @@ from transformers import TrainerCallback
 
 from medloc.distributed import gather_shards, shard
 from medloc.evaluation import REPORTED_METRICS, EvaluationResult, generate_answers, score_answers
-from medloc.frames import CoordinateFrame
+from grounding_data.frames import CoordinateFrame
 
 TAG_PREFIX = "heldout/"
 

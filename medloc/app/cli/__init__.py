@@ -15,9 +15,9 @@ import importlib
 import click
 
 COMMANDS = {
-    "train": ("medloc.cli.train_cmd", "train", "Run GRPO with a reward curriculum, then evaluate held-out rows."),
-    "eval": ("medloc.cli.eval_cmd", "eval_command", "Evaluate a model's boxes: A@0.5, A@0.8, pseudo-mAP, mIoU."),
-    "data": ("medloc.cli.data_cmd", "data", "Convert real datasets into medloc's unified jsonl and inspect them."),
+    "train": ("medloc.app.cli.train_cmd", "train", "Run GRPO with a reward curriculum, then evaluate held-out rows."),
+    "eval": ("medloc.app.cli.eval_cmd", "eval_command", "Evaluate a model's boxes: A@0.5, A@0.8, pseudo-mAP, mIoU."),
+    "data": ("medloc.app.cli.data_cmd", "data", "Convert real datasets into medloc's unified jsonl and inspect them."),
 }
 
 

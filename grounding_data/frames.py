@@ -43,7 +43,8 @@ __all__ = [
 FRAME_NAMES = ("pixels", "unit", "grid-N", "qwen2.5-vl")
 """The frame names :func:`get_frame` accepts (``N`` is a positive integer)."""
 
-# Defaults of Qwen2VLImageProcessor (also used by Qwen2.5-VL): patch 14 x merge 2.
+# Defaults of Qwen2VLImageProcessor (also used by Qwen2.5-VL): patch 14 x merge 2. Written out, not read from
+# the processor class (importing it costs seconds); tests/test_frames.py checks they match.
 QWEN_FACTOR = 28
 QWEN_MIN_PIXELS = 56 * 56
 QWEN_MAX_PIXELS = 28 * 28 * 1280

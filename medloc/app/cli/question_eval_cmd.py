@@ -15,7 +15,8 @@ from typing import Any
 
 import click
 
-from medloc.settings import SettingsError, parse_key_values
+from medloc.app.key_values import parse_key_values
+from medloc.app.settings import SettingsError
 
 
 def recorded_task(model: str) -> str:
@@ -25,7 +26,7 @@ def recorded_task(model: str) -> str:
         >>> recorded_task("/no/such/model")
         'grounding'
     """
-    from medloc.training import read_model_info
+    from medloc.app.run_files import read_model_info
 
     return read_model_info(model).get("task", "grounding")
 
@@ -60,8 +61,8 @@ def _rows(task: str, options: dict[str, Any]) -> list[dict]:
 def question_eval(task: str, class_descriptions: str | None, options: dict[str, Any]) -> None:
     """Evaluate ``options["model"]`` on a question task and print (and optionally write) the table."""
     from medloc.priors import read_class_descriptions
-    from medloc.question_eval import evaluate_questions, table_lines
-    from medloc.training import read_model_info
+    from medloc.app.question_eval import evaluate_questions, table_lines
+    from medloc.app.run_files import read_model_info
 
     if options["rows"] < 1 or options["batch_size"] < 1:
         raise click.UsageError("--rows and --batch-size must be >= 1")

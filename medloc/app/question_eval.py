@@ -126,7 +126,7 @@ def evaluate_questions(
     """Greedy answers to ``rows`` (prompts of :mod:`medloc.question_prompts`), scored by :func:`score_questions`.
 
     Example:
-        >>> from medloc.tiny_model import build_tiny_vlm
+        >>> from medloc.builtin.tiny_model import build_tiny_vlm
         >>> from grounding_data.synthetic_questions import question_split
         >>> model, processor = build_tiny_vlm()
         >>> rows = question_split("vqa", "heldout", 2)

@@ -14,7 +14,9 @@ from typing import Any
 
 import click
 
-from medloc.settings import SettingsError, parse_key_values
+from grounding_data.answer_format import REASONING_LAYOUTS
+from medloc.app.key_values import parse_key_values
+from medloc.app.settings import SettingsError
 
 TABLE_ROWS = (("A@0.5", "A@0.5"), ("A@0.8", "A@0.8"), ("pseudo-mAP", "pseudo_mAP"), ("mIoU", "mIoU"),
               ("format-valid rate", "format_valid_rate"))
@@ -36,7 +38,7 @@ TABLE_ROWS = (("A@0.5", "A@0.5"), ("A@0.8", "A@0.8"), ("pseudo-mAP", "pseudo_mAP
 @click.option("--data-option", multiple=True, metavar="KEY=VALUE", help="dataset reader option (repeatable)")
 @click.option("--skip-bad", is_flag=True, help="skip and count bad dataset rows")
 @click.option("--rows", type=int, default=128, show_default=True, help="rows to evaluate (at most)")
-@click.option("--reasoning", type=click.Choice(["before", "after", "none"]), default=None,
+@click.option("--reasoning", type=click.Choice(REASONING_LAYOUTS), default=None,
               help="prompt layout (default: what the model was trained with, else none)")
 @click.option("--frame", default=None, help="coordinate frame of the model's answers (default: recorded with "
                                             "the model, else from its type)")
@@ -47,7 +49,7 @@ TABLE_ROWS = (("A@0.5", "A@0.5"), ("A@0.8", "A@0.8"), ("pseudo-mAP", "pseudo_mAP
               help="also write metrics and per-row answers to this JSON file")
 def eval_command(**options: Any) -> None:
     """Evaluate a model's boxes (A@0.5, A@0.8, pseudo-mAP, mIoU, format-valid rate) or answers (accuracy)."""
-    from medloc.cli.question_eval_cmd import question_eval, recorded_task
+    from medloc.app.cli.question_eval_cmd import question_eval, recorded_task
 
     task, class_descriptions = options.pop("task") or recorded_task(options["model"]), options.pop("class_descriptions")
     if task != "grounding":
@@ -65,8 +67,9 @@ def eval_command(**options: Any) -> None:
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     from medloc.evaluation import evaluate
-    from medloc.frames import get_frame
-    from medloc.training import model_frame, read_model_info
+    from grounding_data.frames import get_frame
+    from medloc.app.model_frame import model_frame
+    from medloc.app.run_files import read_model_info
 
     try:
         model = AutoModelForImageTextToText.from_pretrained(options["model"])

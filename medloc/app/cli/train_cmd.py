@@ -15,7 +15,9 @@ from typing import Any
 
 import click
 
-from medloc.settings import SettingsError, TrainSettings, parse_key_values, read_config_file
+from grounding_data.answer_format import REASONING_LAYOUTS
+from medloc.app.key_values import parse_key_values
+from medloc.app.settings import SettingsError, TrainSettings, read_config_file
 
 SCHEDULE_FLAGS = {
     "threshold": "fixed: the constant IoU threshold",
@@ -60,7 +62,7 @@ def _schedule_flag_options(function: Any) -> Any:
               help="synthetic data preset [easy]")
 @click.option("--data-option", multiple=True, metavar="KEY=VALUE", help="dataset reader option (repeatable)")
 @click.option("--skip-bad/--no-skip-bad", default=None, help="skip and count bad dataset rows")
-@click.option("--reasoning", type=click.Choice(["before", "after", "none"]), default=None,
+@click.option("--reasoning", type=click.Choice(REASONING_LAYOUTS), default=None,
               help="prompt layout and format reward [none]")
 @click.option("--frame", default=None, help="coordinate frame the model writes: pixels, unit, grid-N, qwen2.5-vl")
 @click.option("--output-dir", default=None, help="run folder [medloc-output]")
@@ -100,7 +102,7 @@ def train(**given: Any) -> None:
 
     from grounding_data import DataError
     from medloc.checkpoints import CheckpointError
-    from medloc.training import run_training
+    from medloc.app.training import run_training
 
     transformers_logging.disable_progress_bar()  # its "Loading weights" / "Writing model shards" bars at every save
     # TRL 1.16 itself still calls transformers' deprecated gradient_checkpointing* methods at every

@@ -37,7 +37,7 @@ from medloc.boxes import paired_box_iou
 from medloc.evaluation import generate_answers, score_answers
 from medloc.parsing import parse_batch
 from medloc.prompts import answer_text, build_prompt, location_words
-from medloc.tiny_model import build_tiny_vlm
+from medloc.builtin.tiny_model import build_tiny_vlm
 
 CACHE_FORMAT = 3
 """Bump when the warm-start recipe changes in a way the config hash cannot see."""

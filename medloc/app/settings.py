@@ -22,9 +22,10 @@ from typing import Any
 import yaml
 
 import schedulers
-from medloc.frames import get_frame
-from medloc.prompts import REASONING_LAYOUTS
-from medloc.tiny_model import BUILTIN_MODEL, is_builtin_model
+from grounding_data.answer_format import REASONING_LAYOUTS
+from grounding_data.frames import get_frame
+from medloc.priors import read_class_descriptions
+from medloc.builtin.tiny_model import BUILTIN_MODEL, is_builtin_model
 
 SYNTHETIC = "synthetic"
 TASKS = ("grounding", "vqa", "grade")
@@ -91,11 +92,11 @@ class TrainSettings:
         warm_start_steps: warm-start SFT steps (default: the warm start's own default).
         warm_start_margin: how much looser than the truth the warm start's boxes are, as a fraction of
             the box size per side (default: the preset's, 0.15; 0 trains on the exact boxes). See
-            ``medloc.warmstart.WarmStartConfig.label_margin``.
+            ``medloc.builtin.warmstart.WarmStartConfig.label_margin``.
         cache_dir: where warm-started models are cached.
         grpo: pass-through ``GRPOConfig`` options (``--grpo KEY=VALUE``).
         task: ``grounding`` (boxes), ``vqa`` (multiple choice) or ``grade`` (ordinal labels); see
-            :mod:`medloc.question_training`.
+            :mod:`medloc.app.question_training`.
         class_descriptions: a YAML/JSON file ``label: description`` whose descriptions the
             ``vqa`` / ``grade`` prompts carry (prior knowledge).
     """
@@ -230,9 +231,7 @@ class TrainSettings:
         if self.task not in TASKS:
             raise SettingsError("--task", f"must be one of {', '.join(TASKS)}, got {self.task!r}")
         if self.task != "grounding":
-            from medloc.question_training import check_question_settings
-
-            check_question_settings(self)
+            self._check_question_data()
             return
         if self.class_descriptions is not None:
             raise SettingsError("--class-descriptions", "prior knowledge is for --task vqa or --task grade")
@@ -254,6 +253,27 @@ class TrainSettings:
                 f"({', '.join(formats())})",
             )
 
+    def _check_question_data(self) -> None:
+        """The data and class-description checks of a ``vqa`` / ``grade`` run."""
+        from grounding_data.question_formats import QUESTION_FORMATS, question_formats
+
+        if self.class_descriptions is not None:
+            try:
+                read_class_descriptions(self.class_descriptions)
+            except ValueError as error:
+                raise SettingsError("--class-descriptions", str(error)) from None
+        if self.data == SYNTHETIC:
+            return
+        names = question_formats(self.task)
+        if self.data not in names:
+            hint = f" (a {QUESTION_FORMATS[self.data].task} format)" if self.data in QUESTION_FORMATS else ""
+            raise SettingsError("--data", f"--task {self.task} reads 'synthetic' or a question format "
+                                          f"({', '.join(names)}), got {self.data!r}{hint}")
+        if not self.data_root:
+            raise SettingsError("--data-root", f"question format {self.data!r} needs the dataset file or folder")
+        if not Path(self.data_root).expanduser().exists():
+            raise SettingsError("--data-root", f"{self.data_root} does not exist")
+
     def _check_model(self) -> None:
         if is_builtin_model(self.model):
             return
@@ -264,6 +284,8 @@ class TrainSettings:
             raise SettingsError("--model", f"{self.model} is not a folder with a saved model")
 
     def _check_grpo(self) -> None:
+        """Every ``--grpo`` key names a ``GRPOConfig`` option; the values are checked when the run builds
+        its one ``GRPOConfig`` (:func:`medloc.app.grpo_config.grpo_arguments`), before any data or model."""
         from trl import GRPOConfig
 
         fields = {field.name for field in dataclasses.fields(GRPOConfig)}
@@ -273,9 +295,6 @@ class TrainSettings:
                 raise SettingsError(
                     "--grpo", f"GRPOConfig has no option {key!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
                 )
-        from medloc.training import grpo_arguments
-
-        grpo_arguments(self, Path(self.output_dir))
 
 
 def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -302,38 +321,3 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(content, dict):
         raise SettingsError("--config", f"{file} must hold a mapping of settings, got {type(content).__name__}")
     return content
-
-
-def parse_key_values(option: str, pairs: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` strings to a dict; values parsed as YAML scalars (numbers, booleans, lists).
-
-    Example:
-        >>> parse_key_values("--grpo", ["beta=0.04", "scale_rewards=group", "flag=true", "learning_rate=1e-4"])
-        {'beta': 0.04, 'scale_rewards': 'group', 'flag': True, 'learning_rate': 0.0001}
-    """
-    result: dict[str, Any] = {}
-    for pair in pairs:
-        key, separator, value = pair.partition("=")
-        if not separator or not key.strip():
-            raise SettingsError(option, f"expected KEY=VALUE, got {pair!r}")
-        try:
-            parsed = yaml.safe_load(value) if value.strip() else ""
-        except yaml.YAMLError:
-            parsed = value
-        result[key.strip()] = _number(parsed)
-    return result
-
-
-def _number(value: Any) -> Any:
-    """YAML 1.1 reads ``1e-4`` as a string; a string that is a plain number becomes that number.
-
-    Example:
-        >>> _number("1e-4"), _number("abc"), _number(True)
-        (0.0001, 'abc', True)
-    """
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value

@@ -13,7 +13,7 @@ from __future__ import annotations
 import statistics
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import click
@@ -23,6 +23,8 @@ from grounding_data import ConversionReport, DataError, GroundingRow
 from grounding_data.dicom import export_png
 from grounding_data.formats import FORMATS
 from grounding_data.masks import COMPONENT_MODES
+from medloc.app.key_values import parse_key_values
+from medloc.app.settings import SettingsError
 
 SMALL_AREA = 0.01  # a box under 1% of the image is "small": rewards get sparse there
 SMALL_SIDE = 32  # pixels
@@ -68,7 +70,10 @@ def convert(fmt: str, root: Path, out: Path, split: str | None, skip_bad: bool, 
             components: str | None, threshold: int | None, clip_boxes: bool, options: tuple[str, ...],
             export_images: Path | None) -> None:
     """Convert a released dataset into unified jsonl (one line per phrase)."""
-    extra = _parse_options(options)
+    try:
+        extra = parse_key_values("-o/--option", options)
+    except SettingsError as error:
+        raise click.BadParameter(error.message, param_hint=error.option) from None
     for name, value in (("components", components), ("threshold", threshold)):
         if value is not None:
             extra[name] = value
@@ -152,12 +157,3 @@ def _problems(rows: list[GroundingRow], report: ConversionReport) -> list[str]:
         lines.append(f"  repeated boxes within a row: {repeated}")
     return lines
 
-
-def _parse_options(options: Iterable[str]) -> dict[str, str]:
-    parsed = {}
-    for option in options:
-        key, sep, value = option.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {option!r}", param_hint="-o/--option")
-        parsed[key.strip().replace("-", "_")] = value
-    return parsed

@@ -1,6 +1,6 @@
 """``medloc train --task vqa`` and ``--task grade``: GRPO on multiple-choice questions or graded labels.
 
-The same job as grounding (:mod:`medloc.training`: model, warm start of the built-in model,
+The same job as grounding (:mod:`medloc.app.training`: model, warm start of the built-in model,
 ``GRPOConfig``, held-out evaluations, checkpoints), with the task's columns, prompts, rewards
 and metrics:
 
@@ -29,50 +29,32 @@ from typing import Any
 from accelerate import PartialState
 from datasets import Dataset
 from datasets import Image as ImageFeature
+from transformers import AutoModelForImageTextToText, AutoProcessor
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
+from medloc.app.grpo_config import grpo_arguments
+from medloc.app.heldout import HeldoutEvaluation
+from medloc.app.model_setup import prepare_model
+from medloc.app.progress import TrainingProgress
+from medloc.app.question_eval import REPORTED_METRICS, QuestionResult, score_questions, table_lines
+from medloc.app.run_data import split_rows
+from medloc.app.run_files import FINAL_MODEL_SUBDIR, METRICS_FILE, MODEL_INFO_FILE, SUMMARY_FILE, TENSORBOARD_SUBDIR
+from medloc.app.settings import SYNTHETIC, SettingsError, TrainSettings
 from medloc.checkpoints import resume_checkpoint
 from medloc.choices import is_choice, make_choice_reward
 from medloc.curriculum import ThresholdCurriculum
 from medloc.evaluation import generate_answers
 from medloc.grades import grade_closeness, tolerance_at
-from medloc.heldout import HeldoutEvaluation
 from medloc.priors import read_class_descriptions
-from medloc.progress import TrainingProgress
-from medloc.question_eval import REPORTED_METRICS, QuestionResult, score_questions, table_lines
 from medloc.question_prompts import question_prompt
 from medloc.rewards import has_text, make_format_reward
-from medloc.settings import SYNTHETIC, SettingsError, TrainSettings
+from medloc.trainer import ResumableGRPOTrainer
 
 GRADE_CURRICULUM = "grade_curriculum"
 
 
-def check_question_settings(settings: TrainSettings) -> None:
-    """The checks of a ``vqa`` / ``grade`` run that differ from grounding: data and class descriptions."""
-    from grounding_data.question_formats import QUESTION_FORMATS, question_formats
-
-    if settings.class_descriptions is not None:
-        try:
-            read_class_descriptions(settings.class_descriptions)
-        except ValueError as error:
-            raise SettingsError("--class-descriptions", str(error)) from None
-    if settings.data == SYNTHETIC:
-        return
-    names = question_formats(settings.task)
-    if settings.data not in names:
-        hint = f" (a {QUESTION_FORMATS[settings.data].task} format)" if settings.data in QUESTION_FORMATS else ""
-        raise SettingsError("--data", f"--task {settings.task} reads 'synthetic' or a question format "
-                                      f"({', '.join(names)}), got {settings.data!r}{hint}")
-    if not settings.data_root:
-        raise SettingsError("--data-root", f"question format {settings.data!r} needs the dataset file or folder")
-    if not Path(settings.data_root).expanduser().exists():
-        raise SettingsError("--data-root", f"{settings.data_root} does not exist")
-
-
 def load_question_data(settings: TrainSettings) -> tuple[list[dict], list[dict], dict | None]:
     """Training and held-out rows of a question task, and the data report (real datasets only)."""
-    from medloc.training import split_rows
-
     if settings.data == SYNTHETIC:
         from grounding_data.synthetic import difficulty
         from grounding_data.synthetic_questions import question_split
@@ -211,13 +193,6 @@ def _rewards(settings: TrainSettings) -> tuple[list[Any], ThresholdCurriculum | 
 
 def run_question_training(settings: TrainSettings, progress: bool = True, resume: bool = False) -> QuestionTrainSummary:
     """Run a validated ``vqa`` / ``grade`` job; return (and write) its summary."""
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-    from medloc.trainer import ResumableGRPOTrainer
-    from medloc.training import (
-        FINAL_MODEL_SUBDIR, METRICS_FILE, MODEL_INFO_FILE, SUMMARY_FILE, TENSORBOARD_SUBDIR, grpo_arguments,
-        prepare_model,
-    )
-
     started = time.time()
     output_dir = Path(settings.output_dir).expanduser()
     tensorboard_dir = output_dir / TENSORBOARD_SUBDIR
@@ -232,6 +207,8 @@ def run_question_training(settings: TrainSettings, progress: bool = True, resume
     reward_funcs, curriculum = _rewards(settings)
     heldout = QuestionHeldout(heldout_rows, settings.eval_every, settings.task, settings.reasoning, descriptions,
                               log_dir=str(tensorboard_dir), max_new_tokens=settings.max_completion_length)
+    if curriculum:
+        curriculum.fit_to_run(args, args.max_steps)  # a checkpoint's schedule state must match this run's
     schedules = {curriculum.state_key: curriculum.schedule} if curriculum else {}
     checkpoint = resume_checkpoint(output_dir, schedules) if resume else None
     if checkpoint is None and PartialState().is_main_process:

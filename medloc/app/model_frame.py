@@ -1,0 +1,54 @@
+"""The coordinate frame a run's model writes boxes in: ``--frame``, the built-in model's, or the
+pretrained model's own (from its type).
+
+Example:
+    >>> from types import SimpleNamespace
+    >>> model_frame(SimpleNamespace(config=SimpleNamespace(model_type="qwen2_vl")), processor=None)
+    GridFrame(n=1000)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from medloc.app.model_setup import warm_start_config
+from medloc.app.settings import TrainSettings
+from medloc.builtin.tiny_model import is_builtin_model
+from grounding_data.frames import CoordinateFrame, get_frame
+
+logger = logging.getLogger(__name__)
+
+
+def model_frame(model: Any, processor: Any) -> CoordinateFrame:
+    """The frame a pretrained model writes boxes in, from its ``model_type``.
+
+    Qwen2-VL: 0..1000 grid; Qwen2.5-VL: pixels of the processor's resized image; Qwen3-VL: 0..1000.
+    """
+    model_type = getattr(model.config, "model_type", "")
+    if model_type in ("qwen2_5_vl",):
+        image_processor = getattr(processor, "image_processor", None)
+        size = getattr(image_processor, "size", None) or {}
+        options = {}
+        if size.get("shortest_edge") and size.get("longest_edge"):
+            options = {"min_pixels": int(size["shortest_edge"]), "max_pixels": int(size["longest_edge"])}
+        return get_frame("qwen2.5-vl", **options)
+    if model_type in ("qwen2_vl", "qwen3_vl", "qwen3_vl_moe"):
+        return get_frame("grid-1000")
+    logger.warning("Unknown model type %r: assuming boxes in pixels; set --frame to override.", model_type)
+    return get_frame("pixels")
+
+
+def run_frame(settings: TrainSettings, model: Any, processor: Any) -> CoordinateFrame:
+    """The frame of a run: ``--frame``, else the built-in model's warm-start frame, else :func:`model_frame`.
+
+    Example:
+        >>> from medloc.app.settings import TrainSettings
+        >>> run_frame(TrainSettings(), model=None, processor=None).name
+        'grid-100'
+    """
+    if settings.frame:
+        return get_frame(settings.frame)
+    if is_builtin_model(settings.model):
+        return get_frame(warm_start_config(settings).frame)
+    return model_frame(model, processor)

@@ -1,0 +1,57 @@
+"""The model a run trains: a folder or hub id as given, or the built-in model, warm-started (cached)
+or saved untrained.
+
+Example:
+    >>> from medloc.app.settings import TrainSettings
+    >>> prepare_model(TrainSettings(model="Qwen/Qwen2.5-VL-3B-Instruct"), progress=False)
+    ('Qwen/Qwen2.5-VL-3B-Instruct', None)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from accelerate import PartialState
+from accelerate.state import AcceleratorState
+
+from grounding_data.synthetic import difficulty
+from medloc.app.settings import TrainSettings
+from medloc.builtin.tiny_model import build_tiny_vlm, is_builtin_model
+from medloc.builtin.warmstart import METRICS_FILE, PRESET_RECIPES, WarmStartConfig, warm_start
+
+
+def warm_start_config(settings: TrainSettings) -> Any:
+    """The warm-start recipe of the built-in model for these settings (also its synthetic data)."""
+    options: dict[str, Any] = {"reasoning": settings.reasoning, "synthetic": difficulty(settings.difficulty),
+                               **PRESET_RECIPES.get(settings.difficulty, {})}
+    if settings.frame:
+        options["frame"] = settings.frame
+    if settings.warm_start_steps:
+        options["max_steps"] = settings.warm_start_steps
+        options["lead_in_steps"] = min(options.get("lead_in_steps", 0), settings.warm_start_steps // 2)
+    if settings.warm_start_margin is not None:
+        options["label_margin"] = settings.warm_start_margin
+    return WarmStartConfig(**options)
+
+
+def prepare_model(settings: TrainSettings, progress: bool) -> tuple[str, dict[str, Any] | None]:
+    """The model folder or hub id to train, and the warm-start probe metrics (built-in model only)."""
+    if not is_builtin_model(settings.model):
+        return settings.model, None
+    if not settings.warm_start:
+        path = Path(settings.output_dir).expanduser() / "untrained_model"
+        if PartialState().is_main_process:
+            model, processor = build_tiny_vlm(seed=settings.seed)
+            model.save_pretrained(path)
+            processor.save_pretrained(path)
+        PartialState().wait_for_everyone()
+        return str(path), None
+    with PartialState().main_process_first():
+        path = warm_start(Path(settings.cache_dir).expanduser() / "warmstart", warm_start_config(settings),
+                          seed=settings.seed, progress=progress and PartialState().is_main_process, keep_stalled=True)
+    AcceleratorState._reset_state()  # the warm start's trainer fixed its mixed precision; GRPO sets its own
+    metrics = json.loads((Path(path) / METRICS_FILE).read_text())
+    keys = ("mIoU", "A@0.5", "A@0.8", "format_valid_rate", "constant_box_mIoU", "stalled")
+    return str(path), {key: metrics[key] for key in keys if key in metrics}

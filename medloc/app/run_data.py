@@ -1,0 +1,130 @@
+"""The rows of a grounding run: generated or loaded, split into training and held-out rows, images
+checked, and the TRL dataset built from them.
+
+Example:
+    >>> train, held = split_rows([{"id": i} for i in range(4)], heldout=1, seed=0)
+    >>> len(train), len(held)
+    (3, 1)
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from datasets import Dataset
+from datasets import Image as ImageFeature
+
+from grounding_data import DataError, load_rows
+from grounding_data.checks import decode_image
+from grounding_data.dicom import is_dicom_path, read_dicom
+from grounding_data.synthetic import difficulty, generate_split
+from medloc.app.settings import SYNTHETIC, SettingsError, TrainSettings
+from grounding_data.frames import CoordinateFrame
+from medloc.prompts import build_prompt
+
+
+def split_rows(rows: Sequence[Mapping[str, Any]], heldout: int, seed: int) -> tuple[list[dict], list[dict]]:
+    """Shuffle ``rows`` with ``seed`` and hold ``heldout`` of them out (at most half).
+
+    Example:
+        >>> train, held = split_rows([{"id": i} for i in range(10)], heldout=3, seed=0)
+        >>> len(train), len(held)
+        (7, 3)
+    """
+    order = np.random.default_rng(seed).permutation(len(rows))
+    count = min(heldout, len(rows) // 2)
+    held = [dict(rows[i]) for i in order[:count]]
+    train = [dict(rows[i]) for i in order[count:]]
+    return train, held
+
+
+def load_data(settings: TrainSettings) -> tuple[list[dict], list[dict], dict | None]:
+    """Training and held-out rows for the run, and the data report (real datasets only)."""
+    if settings.data == SYNTHETIC:
+        config = difficulty(settings.difficulty)
+        needed = settings.train_rows or settings.max_steps * settings.prompts_per_step
+        train = generate_split("train", needed, config, seed=settings.seed)
+        heldout = generate_split("heldout", settings.heldout_rows, config, seed=settings.seed)
+        return train, heldout, None
+    rows, report = load_rows(
+        settings.data, settings.data_root, skip_bad=settings.skip_bad, **settings.data_options
+    )
+    if len(rows) < 2:
+        raise SettingsError("--data", f"{settings.data} gave {len(rows)} usable row(s); need at least 2")
+    train, heldout = split_rows([row.to_dict() for row in rows], settings.heldout_rows, settings.seed)
+    if settings.train_rows is not None:
+        train = train[: settings.train_rows]
+    train, heldout = (readable_rows(part, settings.data, settings.skip_bad, report) for part in (train, heldout))
+    if not train:
+        raise SettingsError("--data", f"{settings.data}: no training row has a readable image")
+    return train, heldout, report.to_dict()
+
+
+def readable_rows(rows: Sequence[dict], source: str, skip_bad: bool, report: Any) -> list[dict]:
+    """The ``rows`` whose image decodes in full, checked before any model is built.
+
+    An image removed, truncated or corrupted since the rows were converted raises ``DataError``
+    naming the row (``source, row id '...'``); with ``skip_bad`` the row is dropped and counted in
+    ``report`` (the run summary shows the count).
+
+    Example:
+        >>> from PIL import Image
+        >>> from grounding_data import ConversionReport
+        >>> rows = [{"image": Image.new("L", (8, 8)), "id": "a", "boxes": [[1, 1, 4, 4]]},
+        ...         {"image": "/gone.png", "id": "b", "boxes": [[1, 1, 4, 4]]}]
+        >>> report = ConversionReport("rows.jsonl", rows=2, boxes=2)
+        >>> [row["id"] for row in readable_rows(rows, "rows.jsonl", True, report)], dict(report.skipped)
+        (['a'], {'missing image': 1})
+    """
+    kept = []
+    for row in rows:
+        if isinstance(row["image"], (str, os.PathLike)):
+            try:
+                decode_image(Path(row["image"]), source, f"row id {row.get('id')!r}")
+            except DataError as error:
+                if not skip_bad:
+                    raise
+                report.skip(error)
+                report.rows, report.boxes = report.rows - 1, report.boxes - len(row["boxes"])
+                continue
+        kept.append(row)
+    return kept
+
+
+def training_dataset(rows: Sequence[Mapping[str, Any]], reasoning: str, frame: str | CoordinateFrame) -> Dataset:
+    """A TRL dataset: ``prompt`` (conversational), ``image``, ``boxes``, ``width``, ``height``.
+
+    Example:
+        >>> from PIL import Image
+        >>> row = {"image": Image.new("L", (8, 8)), "phrase": "the dot", "boxes": [[1, 1, 4, 4]],
+        ...        "width": 8, "height": 8}
+        >>> training_dataset([row], "none", "grid-100").column_names
+        ['prompt', 'image', 'boxes', 'width', 'height']
+    """
+    columns: dict[str, list[Any]] = {"prompt": [], "image": [], "boxes": [], "width": [], "height": []}
+    for row in rows:
+        columns["prompt"].append(build_prompt(row, reasoning, frame))
+        columns["image"].append(row["image"])
+        columns["boxes"].append([list(map(float, box)) for box in row["boxes"]])
+        columns["width"].append(int(row["width"]))
+        columns["height"].append(int(row["height"]))
+    if any(isinstance(image, (str, os.PathLike)) and is_dicom_path(image) for image in columns["image"]):
+        columns["image"] = [_image_value(image) for image in columns["image"]]
+    dataset = Dataset.from_dict(columns)
+    if rows and isinstance(rows[0]["image"], (str, os.PathLike)):
+        dataset = dataset.cast_column("image", ImageFeature())
+    return dataset
+
+
+def _image_value(image: Any) -> dict[str, Any]:
+    """An image path as a ``datasets.Image`` value; a DICOM decoded once (datasets cannot read DICOM)."""
+    if not is_dicom_path(image):
+        return {"bytes": None, "path": str(image)}
+    buffer = io.BytesIO()
+    read_dicom(image).save(buffer, format="PNG")
+    return {"bytes": buffer.getvalue(), "path": None}

@@ -119,7 +119,7 @@ class TrainSettings:
     num_generations: int = 8
     prompts_per_step: int = 4
     learning_rate: float = 1e-4
-    temperature: float = 0.7
+    temperature: float = 0.5
     beta: float = 0.04
     max_completion_length: int = 24
     seed: int = 0

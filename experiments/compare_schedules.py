@@ -258,12 +258,12 @@ def plot(results: list[dict[str, Any]], arm_order: Sequence[str], path: Path) ->
         return None
     presets = sorted({r["difficulty"] for r in results})
     figure, axes = plt.subplots(len(presets), 3, figsize=(17, 4.6 * len(presets)), squeeze=False)
-    colours = plt.get_cmap("tab10")
+    colours = plt.get_cmap("tab20")  # the 10 dark shades first, then the light ones: 11 arms, no repeat
     for row, difficulty in enumerate(presets):
         for index, arm in enumerate([a for a in arm_order if any(r["arm"] == a and r["difficulty"] == difficulty
                                                                   for r in results)]):
             group = [r for r in results if r["arm"] == arm and r["difficulty"] == difficulty]
-            colour = colours(index % 10)
+            colour = colours((2 * index) % 20 + (2 * index) // 20 % 2)
             for run in group:
                 steps, taus = zip(*run["threshold_trajectory"])
                 axes[row][0].plot(steps, taus, color=colour, alpha=0.45, drawstyle="steps-post",

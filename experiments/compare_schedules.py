@@ -238,10 +238,12 @@ def markdown(table: dict[str, Any], results: list[dict[str, Any]]) -> str:
                          + " | ".join(cells["tau_reached"].values()) + " |")
         held = {arm: cells["conditions_held"] for arm, cells in arms.items() if "conditions_held" in cells}
         if held:
-            lines += ["", "Share of the adaptive rule's decisions (full window) at which each condition held:", "",
-                      "| arm | " + " | ".join(next(iter(held.values()))) + " |",
-                      "|---" * (1 + len(next(iter(held.values())))) + "|"]
-            lines += [f"| {arm} | " + " | ".join(f"{v:.2f}" for v in shares.values()) + " |" for arm, shares in held.items()]
+            names = sorted({name for shares in held.values() for name in shares})
+            lines += ["", "Share of the adaptive rule's decisions (full window) at which each condition held "
+                      "(- where the condition is off):", "",
+                      "| arm | " + " | ".join(names) + " |", "|---" * (1 + len(names)) + "|"]
+            lines += [f"| {arm} | " + " | ".join(f"{shares[n]:.2f}" if n in shares else "-" for n in names) + " |"
+                      for arm, shares in held.items()]
         lines.append("")
     return "\n".join(lines)
 

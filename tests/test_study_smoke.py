@@ -1,5 +1,6 @@
 """A short smoke run of the schedule study (the real study is a benchmark, not a test)."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -29,3 +30,24 @@ def test_study_runs_arms_and_writes_tables(tmp_path):
     # a second call finds every run done and only reports
     again = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert again.returncode == 0 and "[1/" not in again.stdout
+
+
+def load_study_script():
+    spec = importlib.util.spec_from_file_location("compare_schedules", ROOT / "experiments" / "compare_schedules.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_condition_table_marks_a_condition_that_is_off():
+    study = load_study_script()
+    cells = {"n": 1, **{m: "0.500+-0.000" for m in study.METRICS}, "dmIoU": "0.1+-0", "vs_reference": "0+-0",
+             "early_zero_variance_share": "0.2+-0", "tau_reached": {}}
+    table = {"easy": {
+        "adaptive": {**cells, "conditions_held": {"density": 1.0, "hit_rate": 0.65, "margin": 0.01, "reward_std": 1.0}},
+        "adaptive-no-guard": {**cells, "conditions_held": {"hit_rate": 0.5, "margin": 0.02, "reward_std": 0.9}},
+    }}
+    start = {"A@0.5": 0.5, "A@0.8": 0.0, "mIoU": 0.4}
+    text = study.markdown(table, [{"difficulty": "easy", "start": start}])
+    assert "| arm | density | hit_rate | margin | reward_std |" in text
+    assert "| adaptive-no-guard | - | 0.50 | 0.02 | 0.90 |" in text

@@ -47,10 +47,12 @@ ARMS: dict[str, dict[str, Any]] = {
     "cosine": {"schedule": "cosine"},
     "progress": {"schedule": "progress"},
     "soft-iou": {"schedule": "fixed", "schedule_options": {"threshold": 0.5}, "reward": "soft-iou"},
-    "adaptive": {"schedule": "adaptive"},
-    "adaptive-no-guard": {"schedule": "adaptive", "schedule_options": {"density_guard": False}},
+    # The adaptive arms use the paper's Delta = 0.10 (the built-in model's own default is 0.05).
+    "adaptive": {"schedule": "adaptive", "schedule_options": {"min_margin": 0.10}},
+    "adaptive-no-guard": {"schedule": "adaptive", "schedule_options": {"min_margin": 0.10, "density_guard": False}},
     "adaptive-port": {"schedule": "adaptive", "schedule_options": {  # the first defaults (an unofficial port)
-        "min_hit_rate": PORT_MIN_HIT_RATE, "max_reward_std": PORT_MAX_REWARD_STD, "breakpoints": PORT_BREAKPOINTS}},
+        "min_margin": 0.10, "min_hit_rate": PORT_MIN_HIT_RATE, "max_reward_std": PORT_MAX_REWARD_STD,
+        "breakpoints": PORT_BREAKPOINTS}},
     "informative": {"schedule": "informative"},
 }
 """The study's arms: name -> TrainSettings fields."""

@@ -124,3 +124,22 @@ def test_help_lists_the_commands_without_importing_torch():
 def test_difficulty_must_be_a_known_preset():
     with pytest.raises(SettingsError, match="--difficulty: must be one of easy, standard, got 'insane'"):
         TrainSettings(difficulty="insane").validate()
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected_margin"),
+    [
+        ({}, 0.05),  # the built-in model's default
+        ({"schedule_options": {"min_margin": 0.2}}, 0.2),  # a flag wins
+        ({"model": "Qwen/Qwen2.5-VL-3B-Instruct"}, 0.10),  # other models: the paper's Delta
+    ],
+)
+def test_adaptive_margin_default_depends_on_the_model(fields, expected_margin):
+    settings = TrainSettings(schedule="adaptive", **fields)
+    curriculum = IoUCurriculum(settings.schedule, **settings.run_schedule_options())
+    assert curriculum.schedule.min_margin == pytest.approx(expected_margin)
+
+
+def test_builtin_schedule_defaults_apply_to_grounding_adaptive_runs_only():
+    assert TrainSettings(schedule="fixed").run_schedule_options() == {}
+    assert TrainSettings(schedule="adaptive", task="grade").run_schedule_options() == {}

@@ -25,7 +25,7 @@ import schedulers
 from grounding_data.answer_format import REASONING_LAYOUTS
 from grounding_data.frames import get_frame
 from medloc.priors import read_class_descriptions
-from medloc.builtin.tiny_model import BUILTIN_MODEL, is_builtin_model
+from medloc.builtin.tiny_model import BUILTIN_MODEL, BUILTIN_SCHEDULE_DEFAULTS, is_builtin_model
 
 SYNTHETIC = "synthetic"
 TASKS = ("grounding", "vqa", "grade")
@@ -66,7 +66,8 @@ class TrainSettings:
 
     Attributes:
         schedule: schedule name (built-in or plugin).
-        schedule_options: the schedule's options (``--threshold``, ``--window``, ``--schedule-option``...).
+        schedule_options: the schedule's options (``--threshold``, ``--window``, ``--schedule-option``...); the
+            built-in model adds its defaults (:meth:`run_schedule_options`).
         reward: ``binary`` (1[IoU >= tau] with tau from the schedule) or ``soft-iou`` (the raw IoU,
             VLM-R1's reward; the schedule then only tracks and logs).
         model: ``medloc/tiny-qwen2-vl`` (built locally, warm-started) or a path / hub id.
@@ -161,6 +162,22 @@ class TrainSettings:
                     merged[key] = value
         return cls(**merged)
 
+    def run_schedule_options(self) -> dict[str, Any]:
+        """The schedule's options for this run: those given, over the built-in model's defaults
+        (:data:`medloc.builtin.tiny_model.BUILTIN_SCHEDULE_DEFAULTS`, grounding jobs only).
+
+        Example:
+            >>> TrainSettings().run_schedule_options()
+            {'min_margin': 0.05}
+            >>> TrainSettings(schedule_options={"min_margin": 0.1}).run_schedule_options()
+            {'min_margin': 0.1}
+            >>> TrainSettings(model="Qwen/Qwen2.5-VL-3B-Instruct").run_schedule_options()
+            {}
+        """
+        builtin_grounding = is_builtin_model(self.model) and self.task == "grounding"
+        defaults = BUILTIN_SCHEDULE_DEFAULTS.get(self.schedule, {}) if builtin_grounding else {}
+        return {**defaults, **self.schedule_options}
+
     def validate(self) -> TrainSettings:
         """Check every setting; raise :class:`SettingsError` naming the first bad one. Returns self."""
         self._check_schedule()
@@ -214,7 +231,7 @@ class TrainSettings:
             raise SettingsError(
                 "--schedule", f"unknown schedule {self.schedule!r}; available: {', '.join(schedulers.available())}"
             )
-        options = dict(self.schedule_options)
+        options = self.run_schedule_options()
         if schedulers.schedule_class(self.schedule).needs_total_steps:
             options.setdefault("total_steps", 1)  # the run's length fills it in
         try:

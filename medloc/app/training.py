@@ -71,7 +71,12 @@ def run_training(settings: TrainSettings, progress: bool = True, resume: bool = 
     tensorboard_dir = output_dir / TENSORBOARD_SUBDIR
     os.environ["TENSORBOARD_LOGGING_DIR"] = str(tensorboard_dir)
     args = grpo_arguments(settings, output_dir)  # fails on bad --grpo values before any model is built
-    schedule_probe = IoUCurriculum(settings.schedule, **settings.schedule_options)
+    schedule_options = settings.run_schedule_options()
+    builtin_defaults = {key: value for key, value in schedule_options.items() if key not in settings.schedule_options}
+    if progress and builtin_defaults:
+        shown = ", ".join(f"{key} {value:g}" for key, value in builtin_defaults.items())
+        print(f"Schedule {settings.schedule!r} with the built-in model's {shown} (flags override)", flush=True)
+    schedule_probe = IoUCurriculum(settings.schedule, **schedule_options)
     schedule_probe.fit_to_run(args, args.max_steps)  # a checkpoint's schedule state must match this run's
     checkpoint = resume_checkpoint(output_dir, {schedule_probe.state_key: schedule_probe.schedule}) if resume else None
     train_rows, heldout_rows, data_report = load_data(settings)
@@ -81,7 +86,7 @@ def run_training(settings: TrainSettings, progress: bool = True, resume: bool = 
     processor = AutoProcessor.from_pretrained(model_path)
     frame = run_frame(settings, model, processor)
 
-    curriculum = IoUCurriculum(settings.schedule, frame=frame, **settings.schedule_options)
+    curriculum = IoUCurriculum(settings.schedule, frame=frame, **schedule_options)
     heldout = HeldoutEvaluation(
         heldout_rows, settings.eval_every, settings.reasoning, frame, log_dir=str(tensorboard_dir),
         max_new_tokens=settings.max_completion_length,

@@ -26,7 +26,7 @@ SCHEDULE_FLAGS = {
     "total_steps": "linear/cosine/progress: schedule steps of the ramp (default: the whole run)",
     "window": "adaptive: steps in the sliding window",
     "increment": "adaptive: piecewise, linear or cosine",
-    "min_margin": "adaptive: minimum mean IoU - tau (Delta)",
+    "min_margin": "adaptive: minimum mean IoU - tau (Delta; default 0.10, built-in model 0.05)",
     "refresh_fraction": "adaptive: share of the window dropped after a raise",
 }
 

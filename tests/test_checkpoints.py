@@ -12,11 +12,13 @@ from click.testing import CliRunner
 import schedulers
 from medloc.checkpoints import CheckpointError, find_resume_checkpoint, load_checkpoint_weights
 from medloc.app.cli import main
+from medloc.app.settings import TrainSettings
 from medloc.curriculum import IoUCurriculum
 from medloc.builtin.tiny_model import build_tiny_vlm
 from medloc.trainer import ResumableGRPOTrainer
 
-SCHEDULE_STATE = schedulers.build("adaptive", window=4).state_dict()
+RUN_OPTIONS = TrainSettings(schedule="adaptive", schedule_options={"window": 4}).run_schedule_options()
+SCHEDULE_STATE = schedulers.build("adaptive", **RUN_OPTIONS).state_dict()  # what `train --window 4` saves
 
 
 def write_checkpoint(run, step, trainer_state):

@@ -163,3 +163,15 @@ def test_train_reports_a_bad_dataset_row_before_any_model_is_built(tmp_path, mon
                                        "--output-dir", str(tmp_path / "run"), "--quiet"])
     assert result.exit_code != 0
     assert "rows.jsonl" in result.output and "line 1" in result.output
+
+
+def test_the_run_announces_the_built_in_model_schedule_defaults(tmp_path):
+    arguments = ["train", "--schedule", "adaptive", "--no-warm-start", "--max-steps", "1", "--prompts-per-step", "1",
+                 "--num-generations", "2", "--heldout-rows", "2", "--eval-every", "0", "--max-completion-length", "4",
+                 "--output-dir", str(tmp_path / "run")]
+    announced = CliRunner().invoke(main, arguments)
+    assert announced.exit_code == 0, announced.output
+    assert "Schedule 'adaptive' with the built-in model's min_margin 0.05 (--min-margin to change)" in announced.output
+    given = CliRunner().invoke(main, [*arguments, "--min-margin", "0.1", "--output-dir", str(tmp_path / "given")])
+    assert given.exit_code == 0, given.output
+    assert "built-in model's" not in given.output

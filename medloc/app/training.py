@@ -29,7 +29,7 @@ from medloc.app.progress import TrainingProgress
 from medloc.app.question_training import run_question_training
 from medloc.app.run_data import load_data, training_dataset
 from medloc.app.run_files import FINAL_MODEL_SUBDIR, METRICS_FILE, SUMMARY_FILE, TENSORBOARD_SUBDIR, write_model_info
-from medloc.app.settings import TrainSettings
+from medloc.app.settings import TrainSettings, flag
 from medloc.app.summary import TrainSummary
 from medloc.app.vision_optimizer import vision_lr_scale, vision_scaled_optimizer
 from medloc.checkpoints import resume_checkpoint
@@ -75,7 +75,8 @@ def run_training(settings: TrainSettings, progress: bool = True, resume: bool = 
     builtin_defaults = {key: value for key, value in schedule_options.items() if key not in settings.schedule_options}
     if progress and builtin_defaults:
         shown = ", ".join(f"{key} {value:g}" for key, value in builtin_defaults.items())
-        print(f"Schedule {settings.schedule!r} with the built-in model's {shown} (flags override)", flush=True)
+        flags = ", ".join(flag(key) for key in builtin_defaults)
+        print(f"Schedule {settings.schedule!r} with the built-in model's {shown} ({flags} to change)", flush=True)
     schedule_probe = IoUCurriculum(settings.schedule, **schedule_options)
     schedule_probe.fit_to_run(args, args.max_steps)  # a checkpoint's schedule state must match this run's
     checkpoint = resume_checkpoint(output_dir, {schedule_probe.state_key: schedule_probe.schedule}) if resume else None

@@ -1,9 +1,9 @@
 """DICOM images read with pydicom as the 8-bit pictures a vision-language processor takes.
 
-Grey images (MONOCHROME1/2) go through the DICOM display pipeline: the modality LUT
-(rescale slope / intercept, or a Modality LUT Sequence), then the VOI LUT Sequence or
-the first window centre / width (LINEAR, LINEAR_EXACT or SIGMOID), else the image's own
-min..max; MONOCHROME1 is inverted so that high values look bright, as in MONOCHROME2. 12-
+Grey images (MONOCHROME1/2) go through the DICOM display pipeline as pydicom implements it
+(:mod:`pydicom.pixels`): the modality LUT (rescale slope / intercept, or a Modality LUT
+Sequence), then the VOI LUT Sequence or the first window centre / width (LINEAR, LINEAR_EXACT
+or SIGMOID), else the image's own min..max; MONOCHROME1 is inverted so that high values look bright, as in MONOCHROME2. 12-
 and 16-bit data end up as 8-bit grey. Colour images (RGB, YBR) come back as 8-bit RGB. The
 size is the DICOM ``Columns x Rows``: boxes stay in DICOM pixel coordinates.
 
@@ -20,21 +20,15 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pydicom
 from PIL import Image
 from pydicom.errors import InvalidDicomError
-from pydicom.multival import MultiValue
-from pydicom.pixels import apply_modality_lut, apply_voi, get_decoder
+from pydicom.pixels import apply_modality_lut, apply_voi_lut, apply_windowing, get_decoder
 
 from grounding_data.errors import DataError
-
-if TYPE_CHECKING:
-    from grounding_data.rows import GroundingRow
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
 GREY = ("MONOCHROME1", "MONOCHROME2")
@@ -114,48 +108,41 @@ def dicom_size(path: str | Path, file: str | Path | None = None, row: int | str 
     return int(ds.Columns), int(ds.Rows)
 
 
-def _window(values: np.ndarray, center: float, width: float, function: str) -> np.ndarray:
-    """DICOM PS3.3 C.11.2.1.2 windowing to [0, 1]."""
-    if function == "SIGMOID":
-        return 1.0 / (1.0 + np.exp(-4.0 * (values - center) / width))
-    if function == "LINEAR_EXACT":
-        return np.clip((values - center) / width + 0.5, 0.0, 1.0)
-    if width <= 1:
-        return (values > center - 0.5).astype(np.float64)
-    return np.clip((values - (center - 0.5)) / (width - 1) + 0.5, 0.0, 1.0)
-
-
-def _first(value: object) -> float:
-    return float(value[0]) if isinstance(value, (list, tuple, MultiValue)) else float(value)
-
-
 def _unit_range(values: np.ndarray) -> np.ndarray:
     low, high = float(values.min()), float(values.max())
     return np.zeros_like(values) if high <= low else (values - low) / (high - low)
 
 
+def _voi_output_range(ds: pydicom.Dataset) -> tuple[float, float]:
+    """The range pydicom's VOI transform maps onto: the LUT's nominal range (0 to 2**bits - 1), or
+    the window's output range, read off :func:`pydicom.pixels.apply_windowing` at -inf and +inf."""
+    if ds.get("VOILUTSequence"):
+        return 0.0, float(2 ** int(ds.VOILUTSequence[0].LUTDescriptor[2]) - 1)
+    low, high = apply_windowing(np.array([-np.inf, np.inf]), ds)
+    return float(low), float(high)
+
+
 def grey_to_unit(ds: pydicom.Dataset, pixels: np.ndarray) -> np.ndarray:
-    """Stored grey values -> display values in [0, 1] (modality LUT, VOI, MONOCHROME1 inverted).
+    """Stored grey values -> display values in [0, 1]: pydicom's modality LUT, then its VOI LUT or
+    window (:func:`pydicom.pixels.apply_voi_lut`), else the image's own range; MONOCHROME1 inverted.
 
     Example::
 
         >>> from pydicom.data import get_testdata_file
         >>> ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"))  # window centre 600, width 1600
         >>> unit = grey_to_unit(ds, ds.pixel_array)
-        >>> float(unit.min()) >= 0.0 and float(unit.max()) <= 1.0
-        True
+        >>> round(float(unit.min()), 3), float(unit.max())
+        (0.205, 1.0)
     """
-    values = np.asarray(apply_modality_lut(pixels, ds), dtype=np.float64)
-    if ds.get("VOILUTSequence"):
-        integral = np.array_equal(values, np.round(values))  # LUTs index by integer value
-        lut_output = np.asarray(apply_voi(values.astype(np.int64) if integral else values, ds), dtype=np.float64)
-        bits = int(ds.VOILUTSequence[0].LUTDescriptor[2])
-        unit = np.clip(lut_output / float(2**bits - 1), 0.0, 1.0)
-    elif "WindowCenter" in ds and "WindowWidth" in ds:
-        function = str(ds.get("VOILUTFunction", "LINEAR")).upper()
-        unit = _window(values, _first(ds.WindowCenter), _first(ds.WindowWidth), function)
+    values = np.asarray(apply_modality_lut(pixels, ds))
+    if values.dtype.kind == "f" and np.array_equal(values, np.round(values)):
+        values = values.astype(np.int64)  # a VOI LUT indexes by integer value
+    if ds.get("VOILUTSequence") or ("WindowCenter" in ds and "WindowWidth" in ds):
+        low, high = _voi_output_range(ds)
+        shown = np.asarray(apply_voi_lut(values, ds), dtype=np.float64)
+        unit = np.clip((shown - low) / (high - low), 0.0, 1.0)
     else:
-        unit = _unit_range(values)
+        unit = _unit_range(values.astype(np.float64))
     return 1.0 - unit if ds.PhotometricInterpretation == "MONOCHROME1" else unit
 
 
@@ -205,31 +192,3 @@ def open_image(path: str | Path) -> Image.Image:
     with Image.open(path) as opened:
         opened.load()
         return opened
-
-
-def export_png(rows: Iterator[GroundingRow], out_dir: str | Path, root: str | Path) -> Iterator[GroundingRow]:
-    """Rows with their DICOM images written once as PNG under ``out_dir`` and pointed at.
-
-    A DICOM below ``root`` keeps its relative path (``train/a1.dicom`` ->
-    ``out_dir/train/a1.png``), others keep their name. Non-DICOM rows pass unchanged. Same
-    size as the DICOM, so the boxes need no change.
-
-    Example::
-
-        >>> rows = export_png(iter([]), "pngs", "data/vindr")
-        >>> list(rows)
-        []
-    """
-    out_dir, root = Path(out_dir), Path(root)
-    written: dict[Path, Path] = {}
-    for row in rows:
-        image = Path(row.image)
-        if is_dicom_path(image):
-            if image not in written:
-                relative = image.relative_to(root) if image.is_relative_to(root) else Path(image.name)
-                target = (out_dir / relative).with_suffix(".png").absolute()
-                target.parent.mkdir(parents=True, exist_ok=True)
-                read_dicom(image, image, row.id).save(target)
-                written[image] = target
-            row.image = str(written[image])
-        yield row

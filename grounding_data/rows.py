@@ -14,10 +14,12 @@ Example::
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from grounding_data.checks import check_box, image_size
+from grounding_data.dicom import is_dicom_path, read_dicom
 from grounding_data.errors import ConversionReport, DataError
 
 FIELDS = ("image", "phrase", "boxes", "width", "height", "source", "id")
@@ -143,3 +145,33 @@ def _parse_line(line: str, path: Path, line_no: int, check_images: bool) -> Grou
         raise DataError("missing image", f"no file {image}", path, line_no)
     return GroundingRow(str(image), record["phrase"], checked, width, height, str(record["source"]),
                         str(record["id"]))
+
+
+def export_png(rows: Iterator[GroundingRow], out_dir: str | Path, root: str | Path) -> Iterator[GroundingRow]:
+    """Rows with their DICOM images written once as PNG under ``out_dir`` and pointed at.
+
+    A DICOM below ``root`` keeps its relative path (``train/a1.dicom`` ->
+    ``out_dir/train/a1.png``), others keep their name. Non-DICOM rows pass unchanged. Same
+    size as the DICOM, so the boxes need no change.
+
+    Example::
+
+        >>> import tempfile
+        >>> from pydicom.data import get_testdata_file
+        >>> row = GroundingRow(get_testdata_file("CT_small.dcm"), "the lung", [[1, 2, 30, 40]], 128, 128, "x", "1")
+        >>> [Path(copy.image).name for copy in export_png([row], tempfile.mkdtemp(), "/elsewhere")]
+        ['CT_small.png']
+    """
+    out_dir, root = Path(out_dir), Path(root)
+    written: dict[Path, Path] = {}
+    for row in rows:
+        image = Path(row.image)
+        if is_dicom_path(image):
+            if image not in written:
+                relative = image.relative_to(root) if image.is_relative_to(root) else Path(image.name)
+                target = (out_dir / relative).with_suffix(".png").absolute()
+                target.parent.mkdir(parents=True, exist_ok=True)
+                read_dicom(image, image, row.id).save(target)
+                written[image] = target
+            row.image = str(written[image])
+        yield row

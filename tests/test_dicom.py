@@ -12,7 +12,7 @@ import pydicom
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from pydicom.data import get_testdata_file
+from pydicom.data import get_testdata_file, get_testdata_files
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.pixels import get_decoder
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
@@ -82,6 +82,47 @@ def test_mr_small_uses_its_window_centre_and_width():
     x = ds.pixel_array.astype(np.float64)
     expected = np.round(np.clip((x - (center - 0.5)) / (width - 1) + 0.5, 0, 1) * 255).astype(np.uint8)
     np.testing.assert_array_equal(np.asarray(read_dicom(get_testdata_file("MR_small.dcm"))), expected)
+
+
+def _windowed_grey_files() -> list[str]:
+    """pydicom's bundled single-frame grey files that carry a window centre / width."""
+    found = []
+    for name in sorted(set(get_testdata_files("*.dcm"))):
+        try:
+            ds = pydicom.dcmread(name, stop_before_pixels=True)
+        except pydicom.errors.InvalidDicomError:
+            continue
+        if (ds.get("PhotometricInterpretation") == "MONOCHROME2" and "WindowCenter" in ds
+                and int(ds.get("NumberOfFrames") or 1) == 1 and "VOILUTSequence" not in ds):
+            found.append(name)
+    return found
+
+
+@pytest.mark.parametrize("name", _windowed_grey_files(), ids=lambda name: Path(name).name)
+def test_every_bundled_windowed_file_follows_the_standards_linear_window(name):
+    try:
+        ds = pydicom.dcmread(name)
+        stored = ds.pixel_array
+    except Exception as error:  # a compression this machine cannot decode
+        pytest.skip(f"pydicom cannot decode it here: {error}")
+    first = lambda value: float(value[0]) if isinstance(value, pydicom.multival.MultiValue) else float(value)
+    center, width = first(ds.WindowCenter), first(ds.WindowWidth)
+    x = stored.astype(np.float64) * float(ds.get("RescaleSlope", 1)) + float(ds.get("RescaleIntercept", 0))
+    expected = np.clip((x - (center - 0.5)) / (width - 1) + 0.5, 0, 1)  # PS3.3 C.11.2.1.2.1
+    np.testing.assert_array_equal(np.asarray(read_dicom(name)), np.round(expected * 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize(("function", "expected"), [
+    ("LINEAR_EXACT", lambda x: np.clip((x - 2000) / 1000 + 0.5, 0, 1)),  # PS3.3 C.11.2.1.3.2
+    ("SIGMOID", lambda x: 1 / (1 + np.exp(-4 * (x - 2000) / 1000))),  # PS3.3 C.11.2.1.3.1
+])
+def test_linear_exact_and_sigmoid_windows(tmp_path, function, expected):
+    pixels = gradient(8, 16)
+    path = write_dicom(tmp_path / "w.dcm", pixels, window=(2000, 1000))
+    ds = pydicom.dcmread(path)
+    ds.VOILUTFunction = function
+    ds.save_as(path)
+    np.testing.assert_array_equal(np.asarray(read_dicom(path)), np.round(expected(pixels) * 255).astype(np.uint8))
 
 
 def test_rle_compressed_copy_decodes_to_the_same_image():

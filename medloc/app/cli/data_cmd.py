@@ -20,7 +20,7 @@ import click
 
 import grounding_data
 from grounding_data import ConversionReport, DataError, GroundingRow
-from grounding_data.dicom import export_png
+from grounding_data.rows import export_png
 from grounding_data.formats import FORMATS
 from grounding_data.masks import COMPONENT_MODES
 from medloc.app.key_values import parse_key_values

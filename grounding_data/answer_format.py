@@ -1,7 +1,16 @@
-"""How a grounding answer is written: the reasoning layouts, the ``<answer>`` block and the boxes in it.
+"""The answer grammar: how an answer is laid out, asked for, and what a valid box in it is.
 
-One vocabulary for both sides: the dataset readers (``vlm-r1``'s answer turns) and medloc's parser,
-rewards and prompts read and write answers with these functions.
+One home for every rule about the text of an answer, for both sides: the dataset readers
+(``vlm-r1``'s answer turns) and medloc's prompts, parser, rewards and evaluation read and write
+answers with these functions.
+
+- **Reasoning layouts** (:data:`REASONING_LAYOUTS`): where the rationale goes.
+  :func:`layout_answer` writes an answer in a layout, :func:`answer_clause` is the sentence of a
+  prompt that asks for it, and :func:`answer_in_layout` reads the answer block back only when the
+  text follows the layout exactly (the format reward's test).
+- **The answer block**: :func:`extract_answer`, the last ``<answer>...</answer>`` (else the text).
+- **Box formats** (:func:`find_boxes`) and the **validity** of the boxes found
+  (:func:`valid_box_mask`, :func:`has_box`).
 
 Box formats recognised, first match wins in this order:
 
@@ -25,26 +34,34 @@ Example:
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+
+import numpy as np
 
 __all__ = [
     "REASONING_LAYOUTS",
+    "ABSURD_MARGIN",
     "MAX_BOXES",
     "MAX_TEXT_CHARS",
     "QWEN2_GRID",
+    "answer_clause",
+    "answer_in_layout",
     "check_reasoning",
     "extract_answer",
     "find_boxes",
+    "has_box",
     "layout_answer",
+    "valid_box_mask",
 ]
 
-REASONING_LAYOUTS = ("before", "after", "none")
-"""Where the rationale goes: ``<think>`` before the ``<answer>``, after it, or no ``<think>``."""
 MAX_TEXT_CHARS = 1_000_000
 """Longer answer texts are not searched (no boxes); far beyond any generation budget."""
 MAX_BOXES = 100
 """An answer with more boxes has none (box spam; it also bounds the cost of a union)."""
 QWEN2_GRID = 1000
 """The grid Qwen2-VL's box tokens are written on."""
+ABSURD_MARGIN = 1.0
+"""A box is absurd (invalid) if it reaches more than this many image sizes outside the image."""
 
 Box = tuple[float, float, float, float]
 
@@ -61,6 +78,38 @@ _BBOX_2D = re.compile(rf"""bbox_2d["']\s*:\s*\[{_ITEM},{_ITEM},{_ITEM},{_ITEM}\]
 _LIST = re.compile(rf"\[{_ITEM},{_ITEM},{_ITEM},{_ITEM}\]")
 
 _ANSWER_OPEN, _ANSWER_CLOSE = "<answer>", "</answer>"
+_THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
+_TAGS = (_THINK_OPEN, _THINK_CLOSE, _ANSWER_OPEN, _ANSWER_CLOSE)
+_BLOCK = r"<answer>(.*?)</answer>"
+_THOUGHT = r"<think>.*?</think>"
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """One reasoning layout: how an answer is written in it, asked for, and recognised."""
+
+    write: str
+    """The completion, with ``{answer}`` and ``{rationale}``."""
+    ask: str
+    """The prompt's sentence, with ``{answer}`` (what to write, e.g. ``<answer>X</answer> with a letter``)."""
+    pattern: re.Pattern[str]
+    """A completion that follows the layout (whitespace around and between blocks); group 1: the answer."""
+    tag_counts: tuple[int, int, int, int]
+    """How often each of ``<think>``, ``</think>``, ``<answer>``, ``</answer>`` appears."""
+
+
+_LAYOUTS = {
+    "before": _Layout("<think>{rationale}</think><answer>{answer}</answer>",
+                      "Think in <think></think>, then answer {answer}.",
+                      re.compile(rf"\s*{_THOUGHT}\s*{_BLOCK}\s*", re.DOTALL), (1, 1, 1, 1)),
+    "after": _Layout("<answer>{answer}</answer><think>{rationale}</think>",
+                     "Answer {answer}, then explain in <think></think>.",
+                     re.compile(rf"\s*{_BLOCK}\s*{_THOUGHT}\s*", re.DOTALL), (1, 1, 1, 1)),
+    "none": _Layout("<answer>{answer}</answer>", "Answer {answer}.",
+                    re.compile(rf"\s*{_BLOCK}\s*", re.DOTALL), (0, 0, 1, 1)),
+}
+REASONING_LAYOUTS = tuple(_LAYOUTS)
+"""Where the rationale goes: ``<think>`` before the ``<answer>``, after it, or no ``<think>``."""
 
 
 def check_reasoning(reasoning: str) -> None:
@@ -84,12 +133,40 @@ def layout_answer(answer: str, reasoning: str = "none", rationale: str = "") -> 
         '<think>because</think><answer>B</answer>'
     """
     check_reasoning(reasoning)
-    tagged = f"{_ANSWER_OPEN}{answer}{_ANSWER_CLOSE}"
-    if reasoning == "before":
-        return f"<think>{rationale}</think>{tagged}"
-    if reasoning == "after":
-        return f"{tagged}<think>{rationale}</think>"
-    return tagged
+    return _LAYOUTS[reasoning].write.format(answer=answer, rationale=rationale)
+
+
+def answer_clause(answer: str, reasoning: str = "none") -> str:
+    """The sentence of a prompt that asks for ``answer`` in the ``reasoning`` layout.
+
+    Example:
+        >>> answer_clause("<answer>X</answer> with the letter of one option", "after")
+        'Answer <answer>X</answer> with the letter of one option, then explain in <think></think>.'
+        >>> answer_clause("<answer>[x1,y1,x2,y2]</answer> in integers 0-100", "none")
+        'Answer <answer>[x1,y1,x2,y2]</answer> in integers 0-100.'
+    """
+    check_reasoning(reasoning)
+    return _LAYOUTS[reasoning].ask.format(answer=answer)
+
+
+def answer_in_layout(text: str, reasoning: str) -> str | None:
+    """The answer block's content when ``text`` follows the ``reasoning`` layout exactly, else ``None``.
+
+    Whitespace is allowed around and between the blocks; each tag of the layout appears exactly once
+    (``none``: no ``<think>`` tag at all).
+
+    Example:
+        >>> answer_in_layout(" <answer>B</answer>\\n<think>round</think>", "after")
+        'B'
+        >>> answer_in_layout("<think>x</think><answer>B</answer>", "after") is None
+        True
+    """
+    check_reasoning(reasoning)
+    layout = _LAYOUTS[reasoning]
+    if tuple(text.count(tag) for tag in _TAGS) != layout.tag_counts:
+        return None
+    match = layout.pattern.fullmatch(text)
+    return None if match is None else match.group(1)
 
 
 def extract_answer(text: str) -> str:
@@ -107,6 +184,41 @@ def extract_answer(text: str) -> str:
     start += len(_ANSWER_OPEN)
     end = text.find(_ANSWER_CLOSE, start)
     return text[start:] if end < 0 else text[start:end]
+
+
+def valid_box_mask(boxes: np.ndarray, width: np.ndarray | float | None = None,
+                   height: np.ndarray | float | None = None) -> np.ndarray:
+    """Per box, whether it is valid: finite, positive area and, given the image size, not absurdly far
+    outside the image (beyond ``ABSURD_MARGIN`` image sizes, i.e. past ``2 x width`` or below ``-width``).
+
+    Args:
+        boxes: ``(K, 4)`` ``(x1, y1, x2, y2)`` boxes.
+        width, height: the image size, per box or one for all; ``None`` skips the image check.
+
+    Example:
+        >>> valid_box_mask(np.array([[1, 2, 3, 4], [3, 2, 1, 4], [0, 0, 250, 10]]), 100, 100).tolist()
+        [True, False, False]
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    x1, y1, x2, y2 = boxes.T
+    with np.errstate(invalid="ignore", over="ignore"):
+        valid = np.isfinite(boxes).all(axis=1) & (x2 > x1) & (y2 > y1)
+        if width is not None and height is not None:
+            valid &= ((x1 >= -ABSURD_MARGIN * width) & (y1 >= -ABSURD_MARGIN * height)
+                      & (x2 <= (1.0 + ABSURD_MARGIN) * width) & (y2 <= (1.0 + ABSURD_MARGIN) * height))
+    return valid
+
+
+def has_box(answer: str) -> bool:
+    """Whether an answer block holds a box in a recognised format, every box valid (the image size is
+    not checked here): the format reward's check for grounding answers.
+
+    Example:
+        >>> has_box("[1, 2, 3, 4]"), has_box("[3, 2, 1, 4]"), has_box("C")
+        (True, False, False)
+    """
+    boxes, _ = find_boxes(answer)
+    return bool(boxes) and bool(valid_box_mask(np.array(boxes)).all())
 
 
 def find_boxes(text: str) -> tuple[list[Box], bool]:

@@ -32,19 +32,14 @@ from typing import Any
 
 import numpy as np
 
-from grounding_data.answer_format import QWEN2_GRID, extract_answer, find_boxes
+from grounding_data.answer_format import QWEN2_GRID, extract_answer, find_boxes, valid_box_mask
 from grounding_data.frames import CoordinateFrame, get_frame
 
 __all__ = [
     "completion_text",
     "parse_boxes",
     "parse_batch",
-    "ABSURD_MARGIN",
 ]
-
-ABSURD_MARGIN = 1.0
-"""A box is absurd if it reaches more than this many image sizes outside the image."""
-
 
 def completion_text(completion: Any) -> str:
     """The text of a completion: a string, or chat messages as TRL passes them.
@@ -85,21 +80,6 @@ def _text(completion: Any) -> str:
     if type(message) is dict and message.get("role", "assistant") == "assistant" and type(message.get("content")) is str:
         return message["content"]
     return completion_text(completion)
-
-
-def _valid_boxes(boxes: np.ndarray, width: np.ndarray, height: np.ndarray) -> np.ndarray:
-    """Per-box mask: finite, positive area, not absurdly far outside the image."""
-    x1, y1, x2, y2 = boxes.T
-    with np.errstate(invalid="ignore", over="ignore"):
-        return (
-            np.isfinite(boxes).all(axis=1)
-            & (x2 > x1)
-            & (y2 > y1)
-            & (x1 >= -ABSURD_MARGIN * width)
-            & (y1 >= -ABSURD_MARGIN * height)
-            & (x2 <= (1.0 + ABSURD_MARGIN) * width)
-            & (y2 <= (1.0 + ABSURD_MARGIN) * height)
-        )
 
 
 def _image_sizes(widths: Sequence[float], heights: Sequence[float], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +142,7 @@ def parse_batch(
     box_sx, box_sy = sx[row_idx], sy[row_idx]
     with np.errstate(invalid="ignore", over="ignore"):
         boxes *= np.stack([box_sx, box_sy, box_sx, box_sy], axis=1)
-    valid = _valid_boxes(boxes, w[row_idx], h[row_idx])
+    valid = valid_box_mask(boxes, w[row_idx], h[row_idx])
     if valid.all():
         return boxes, row_idx
     row_ok = np.ones(n, dtype=bool)

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from grounding_data.answer_format import check_reasoning, layout_answer
+from grounding_data.answer_format import answer_clause, layout_answer
 from grounding_data.frames import CoordinateFrame, GridFrame, QwenResizedFrame, UnitFrame, get_frame
 
 
@@ -51,17 +51,10 @@ def instruction(phrase: str, width: int, height: int, reasoning: str = "none",
         >>> instruction("the mass", 100, 100, reasoning="before", frame="grid-1000")
         'Find the mass. Think in <think></think>, then answer <answer>[x1,y1,x2,y2]</answer> in integers 0-1000.'
     """
-    check_reasoning(reasoning)
     if not isinstance(phrase, str) or not phrase.strip():
         raise ValueError(f"phrase={phrase!r}: a prompt needs a non-empty phrase")
-    phrase = phrase.strip().rstrip(".")
-    coords = coordinate_words(frame, width, height)
-    answer = "<answer>[x1,y1,x2,y2]</answer>"
-    if reasoning == "before":
-        return f"Find {phrase}. Think in <think></think>, then answer {answer} in {coords}."
-    if reasoning == "after":
-        return f"Find {phrase}. Answer {answer} in {coords}, then explain in <think></think>."
-    return f"Find {phrase}. Answer {answer} in {coords}."
+    clause = answer_clause(f"<answer>[x1,y1,x2,y2]</answer> in {coordinate_words(frame, width, height)}", reasoning)
+    return f"Find {phrase.strip().rstrip('.')}. {clause}"
 
 
 def build_prompt(row: Mapping, reasoning: str = "none", frame: str | CoordinateFrame = "pixels") -> list[dict]:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from medloc.priors import describe_classes
-from grounding_data.answer_format import check_reasoning, layout_answer
+from grounding_data.answer_format import answer_clause, check_reasoning, layout_answer
 
 QUESTION_TASKS = ("vqa", "grade")
 
@@ -30,14 +30,6 @@ def _check(task: str, reasoning: str) -> None:
     if task not in QUESTION_TASKS:
         raise ValueError(f"task={task!r}: question prompts exist for {', '.join(QUESTION_TASKS)}")
     check_reasoning(reasoning)
-
-
-def _answer_clause(answer: str, reasoning: str) -> str:
-    if reasoning == "before":
-        return f"Think in <think></think>, then answer {answer}."
-    if reasoning == "after":
-        return f"Answer {answer}, then explain in <think></think>."
-    return f"Answer {answer}."
 
 
 def _field(row: Mapping[str, Any], key: str) -> Any:
@@ -72,7 +64,7 @@ def question_text(row: Mapping[str, Any], task: str, reasoning: str = "none",
     known = describe_classes(labels, descriptions)
     if known:
         lines += ["Known classes:", *known]
-    return "\n".join([*lines, _answer_clause(answer, reasoning)])
+    return "\n".join([*lines, answer_clause(answer, reasoning)])
 
 
 def question_prompt(row: Mapping[str, Any], task: str, reasoning: str = "none",

@@ -21,13 +21,12 @@ from __future__ import annotations
 import io
 import math
 import numbers
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from grounding_data.answer_format import check_reasoning, find_boxes
+from grounding_data.answer_format import answer_in_layout, check_reasoning, has_box
 from medloc.boxes import grouped_union_iou
 from grounding_data.frames import CoordinateFrame, get_frame
 from medloc.parsing import completion_text, parse_batch
@@ -244,27 +243,6 @@ class SoftIoUReward:
         return f"{type(self).__name__}(frame={self.frame.name!r})"
 
 
-_LAYOUT_PATTERNS = {
-    "before": re.compile(r"\s*<think>.*?</think>\s*<answer>(.*?)</answer>\s*", re.DOTALL),
-    "after": re.compile(r"\s*<answer>(.*?)</answer>\s*<think>.*?</think>\s*", re.DOTALL),
-    "none": re.compile(r"\s*<answer>(.*?)</answer>\s*", re.DOTALL),
-}
-_TAGS = ("<think>", "</think>", "<answer>", "</answer>")
-
-
-def has_box(answer: str) -> bool:
-    """Whether an answer block holds a box in a recognised format with finite numbers and positive area.
-
-    Example:
-        >>> has_box("[1, 2, 3, 4]"), has_box("[3, 2, 1, 4]"), has_box("C")
-        (True, False, False)
-    """
-    boxes, _ = find_boxes(answer)
-    return bool(boxes) and all(
-        math.isfinite(x1 + y1 + x2 + y2) and x2 > x1 and y2 > y1 for x1, y1, x2, y2 in boxes
-    )
-
-
 def has_text(answer: str) -> bool:
     """Whether an answer block holds anything but whitespace (a format check for free-form answers).
 
@@ -278,7 +256,8 @@ def has_text(answer: str) -> bool:
 class FormatReward:
     """``1.0`` if the completion follows the reasoning layout and its answer passes ``answer_check``.
 
-    Layouts (whitespace allowed around and between blocks, each tag exactly once):
+    Layouts (whitespace allowed around and between blocks, each tag exactly once; the rule is
+    :func:`grounding_data.answer_format.answer_in_layout`):
 
     - ``"before"``: ``<think>...</think><answer>...</answer>``
     - ``"after"``: ``<answer>...</answer><think>...</think>`` (Med-R1 "think after")
@@ -304,8 +283,6 @@ class FormatReward:
             raise TypeError(f"answer_check must be callable, got {type(answer_check).__name__}")
         self.reasoning = reasoning
         self.answer_check = answer_check
-        self._pattern = _LAYOUT_PATTERNS[reasoning]
-        self._tag_counts = (0, 0, 1, 1) if reasoning == "none" else (1, 1, 1, 1)
         self.__name__ = f"format_reward_{reasoning}"
 
     def score(self, text: str) -> float:
@@ -315,10 +292,8 @@ class FormatReward:
             >>> FormatReward("none").score('<answer>{"bbox_2d": [1, 2, 3, 4]}</answer>')
             1.0
         """
-        if tuple(text.count(tag) for tag in _TAGS) != self._tag_counts:
-            return 0.0
-        match = self._pattern.fullmatch(text)
-        return 1.0 if match is not None and self._passes(match.group(1)) else 0.0
+        answer = answer_in_layout(text, self.reasoning)
+        return 1.0 if answer is not None and self._passes(answer) else 0.0
 
     def _passes(self, answer: str) -> bool:
         try:

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grounding_data.frames import get_frame
-from grounding_data.answer_format import extract_answer, find_boxes
+from grounding_data.answer_format import REASONING_LAYOUTS, answer_in_layout, extract_answer, find_boxes, layout_answer
 from medloc.parsing import completion_text, parse_batch, parse_boxes
 
 
@@ -200,3 +200,11 @@ def test_arbitrary_text_never_raises_and_yields_valid_boxes(text):
 @given(text=st.text(max_size=200))
 def test_arbitrary_unicode_never_raises(text):
     assert parse_boxes(text, 10, 10, "unit").shape[1] == 4
+
+
+@pytest.mark.parametrize("reasoning", REASONING_LAYOUTS)
+def test_each_layout_reads_back_only_what_it_writes(reasoning):
+    text = layout_answer("[1,2,3,4]", reasoning, rationale="upper left")
+    assert answer_in_layout(text, reasoning) == "[1,2,3,4]"
+    assert [answer_in_layout(text, other) is None for other in REASONING_LAYOUTS] == [
+        other != reasoning for other in REASONING_LAYOUTS]

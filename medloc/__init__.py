@@ -24,7 +24,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "IoUCurriculum": "medloc.curriculum",
     "ThresholdCurriculum": "medloc.curriculum",
-    "completion_ious": "medloc.rewards",
+    "completion_ious": "medloc.scoring",
     "make_binary_iou_reward": "medloc.rewards",
     "make_soft_iou_reward": "medloc.rewards",
     "make_format_reward": "medloc.rewards",

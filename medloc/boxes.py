@@ -1,7 +1,7 @@
 """Box geometry: paired IoU / GIoU over many boxes, and IoU of box unions.
 
 All boxes are ``(x1, y1, x2, y2)`` with ``0 <= x1 < x2`` and ``0 <= y1 < y2`` expected
-(``xyxy``, as in :mod:`torchvision.ops.boxes`). ``torchvision.ops.box_iou`` gives the
+(``xyxy``, as in :mod:`torchvision.ops.boxes`), as tensors or numpy arrays. ``torchvision.ops.box_iou`` gives the
 ``N x M`` matrix; the *paired* functions here score prediction ``i`` against ground
 truth ``i`` only, in ``O(N)``.
 
@@ -20,7 +20,6 @@ import numpy as np
 import shapely
 import torch
 from torch import Tensor
-from torchvision.ops import box_area
 
 __all__ = [
     "paired_box_iou",
@@ -32,72 +31,90 @@ __all__ = [
 ArrayLike = Tensor | np.ndarray
 
 
-def _as_float_tensor(boxes: ArrayLike) -> Tensor:
-    t = torch.as_tensor(boxes)
-    return t if t.is_floating_point() else t.to(torch.get_default_dtype())
+def _as_float(boxes: ArrayLike) -> ArrayLike:
+    """A floating tensor or array (tensors stay tensors, anything else becomes a numpy array)."""
+    if isinstance(boxes, Tensor):
+        return boxes if boxes.is_floating_point() else boxes.to(torch.get_default_dtype())
+    array = np.asarray(boxes)
+    return array if np.issubdtype(array.dtype, np.floating) else array.astype(np.float64)
 
 
-def _paired_inter_union(boxes1: Tensor, boxes2: Tensor) -> tuple[Tensor, Tensor]:
+def _area(boxes: ArrayLike) -> ArrayLike:
+    return (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
+
+
+def _paired_inter_union(boxes1: ArrayLike, boxes2: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
     if boxes1.shape != boxes2.shape or boxes1.shape[-1:] != (4,):
         raise ValueError(
             f"paired box ops need two (N, 4) tensors of the same shape, got {tuple(boxes1.shape)} "
             f"and {tuple(boxes2.shape)}"
         )
-    lt = torch.maximum(boxes1[..., :2], boxes2[..., :2])
-    rb = torch.minimum(boxes1[..., 2:], boxes2[..., 2:])
-    wh = (rb - lt).clamp(min=0)
+    xp = torch if isinstance(boxes1, Tensor) else np
+    lt = xp.maximum(boxes1[..., :2], boxes2[..., :2])
+    rb = xp.minimum(boxes1[..., 2:], boxes2[..., 2:])
+    wh = (rb - lt).clip(min=0)
     inter = wh[..., 0] * wh[..., 1]
-    union = box_area(boxes1) + box_area(boxes2) - inter
+    union = _area(boxes1) + _area(boxes2) - inter
     return inter, union
 
 
-def paired_box_iou(boxes1: ArrayLike, boxes2: ArrayLike) -> Tensor:
+def _ratio(numerator: ArrayLike, denominator: ArrayLike) -> ArrayLike:
+    """``numerator / denominator`` where the denominator is positive, else 0."""
+    if isinstance(denominator, Tensor):
+        return torch.where(denominator > 0, numerator / denominator, torch.zeros_like(denominator))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator > 0, numerator / denominator, 0.0)
+
+
+def paired_box_iou(boxes1: ArrayLike, boxes2: ArrayLike) -> ArrayLike:
     """Elementwise IoU of ``boxes1[i]`` and ``boxes2[i]`` (no ``N x N`` matrix).
 
+    Tensors in, a tensor out (the diagonal of :func:`torchvision.ops.box_iou`); numpy arrays in,
+    a numpy array out (the same arithmetic: the rewards score in numpy end to end).
+
     Args:
-        boxes1 (Tensor[N, 4]): first set of boxes, ``(x1, y1, x2, y2)``.
-        boxes2 (Tensor[N, 4]): second set of boxes, same shape.
+        boxes1 (Tensor[N, 4] or ndarray): first set of boxes, ``(x1, y1, x2, y2)``.
+        boxes2 (Tensor[N, 4] or ndarray): second set of boxes, same shape.
 
     Returns:
-        Tensor[N]: the IoU of each pair; 0 where both boxes have zero area.
+        Tensor[N] (or ndarray): the IoU of each pair; 0 where both boxes have zero area.
 
     Example:
         >>> paired_box_iou(torch.tensor([[0., 0., 1., 1.], [0., 0., 2., 2.]]),
         ...                torch.tensor([[0., 0., 1., 1.], [2., 2., 3., 3.]]))
         tensor([1., 0.])
+        >>> paired_box_iou(np.array([[0, 0, 2, 2]]), np.array([[0, 0, 2, 1]]))
+        array([0.5])
     """
-    b1, b2 = _as_float_tensor(boxes1), _as_float_tensor(boxes2)
-    inter, union = _paired_inter_union(b1, b2)
-    return torch.where(union > 0, inter / union, torch.zeros_like(union))
+    inter, union = _paired_inter_union(_as_float(boxes1), _as_float(boxes2))
+    return _ratio(inter, union)
 
 
-def paired_generalized_box_iou(boxes1: ArrayLike, boxes2: ArrayLike) -> Tensor:
+def paired_generalized_box_iou(boxes1: ArrayLike, boxes2: ArrayLike) -> ArrayLike:
     """Elementwise generalized IoU (Rezatofighi et al., 2019), in ``[-1, 1]``.
 
     ``GIoU = IoU - (C - U) / C`` with ``C`` the area of the smallest box enclosing both.
     Matches the diagonal of :func:`torchvision.ops.generalized_box_iou`.
 
     Args:
-        boxes1 (Tensor[N, 4]): first set of boxes, ``(x1, y1, x2, y2)``.
-        boxes2 (Tensor[N, 4]): second set of boxes, same shape.
+        boxes1 (Tensor[N, 4] or ndarray): first set of boxes, ``(x1, y1, x2, y2)``.
+        boxes2 (Tensor[N, 4] or ndarray): second set of boxes, same shape.
 
     Returns:
-        Tensor[N]: the GIoU of each pair.
+        Tensor[N] (or ndarray): the GIoU of each pair.
 
     Example:
         >>> paired_generalized_box_iou(torch.tensor([[0., 0., 1., 1.]]), torch.tensor([[2., 0., 3., 1.]]))
         tensor([-0.3333])
     """
-    b1, b2 = _as_float_tensor(boxes1), _as_float_tensor(boxes2)
+    b1, b2 = _as_float(boxes1), _as_float(boxes2)
     inter, union = _paired_inter_union(b1, b2)
-    zeros = torch.zeros_like(union)
-    iou = torch.where(union > 0, inter / union, zeros)
-    lt = torch.minimum(b1[..., :2], b2[..., :2])
-    rb = torch.maximum(b1[..., 2:], b2[..., 2:])
-    wh = (rb - lt).clamp(min=0)
+    xp = torch if isinstance(b1, Tensor) else np
+    lt = xp.minimum(b1[..., :2], b2[..., :2])
+    rb = xp.maximum(b1[..., 2:], b2[..., 2:])
+    wh = (rb - lt).clip(min=0)
     enclosing = wh[..., 0] * wh[..., 1]
-    penalty = torch.where(enclosing > 0, (enclosing - union) / enclosing, zeros)
-    return iou - penalty
+    return _ratio(inter, union) - _ratio(enclosing - union, enclosing)
 
 
 def _union_polygon(boxes: np.ndarray) -> shapely.Geometry:
@@ -152,8 +169,8 @@ def grouped_union_iou(
     gt_boxes: ArrayLike,
     gt_groups: ArrayLike,
     num_groups: int,
-) -> Tensor:
-    """Union IoU per group for a ragged batch, e.g. one group per completion.
+) -> np.ndarray:
+    """Union IoU per group for a ragged batch, e.g. one group per completion (numpy end to end).
 
     Boxes are flat with a group index per box (like the ``idxs`` of
     :func:`torchvision.ops.batched_nms`). Groups with exactly one predicted and one
@@ -161,54 +178,49 @@ def grouped_union_iou(
     the others go through the exact shapely :func:`union_iou`.
 
     Args:
-        pred_boxes (Tensor[P, 4]): predicted boxes, ``(x1, y1, x2, y2)``.
-        pred_groups (Tensor[P]): group index in ``[0, num_groups)`` of each predicted box.
-        gt_boxes (Tensor[G, 4]): ground-truth boxes.
-        gt_groups (Tensor[G]): group index of each ground-truth box.
+        pred_boxes (ndarray[P, 4]): predicted boxes, ``(x1, y1, x2, y2)``.
+        pred_groups (ndarray[P]): group index in ``[0, num_groups)`` of each predicted box.
+        gt_boxes (ndarray[G, 4]): ground-truth boxes.
+        gt_groups (ndarray[G]): group index of each ground-truth box.
         num_groups (int): number of groups ``N``.
 
     Returns:
-        Tensor[N] float64: union IoU per group; 0 for a group with no predicted (or no
+        ndarray[N] float64: union IoU per group; 0 for a group with no predicted (or no
         ground-truth) box.
 
     Example:
-        >>> grouped_union_iou(torch.tensor([[0., 0., 1., 1.], [0., 0., 1., 1.], [1., 0., 2., 1.]]),
-        ...                   torch.tensor([0, 2, 2]),
-        ...                   torch.tensor([[0., 0., 2., 1.], [0., 0., 1., 1.], [0., 0., 2., 1.]]),
-        ...                   torch.tensor([0, 1, 2]), num_groups=3)
-        tensor([0.5000, 0.0000, 1.0000], dtype=torch.float64)
+        >>> grouped_union_iou([[0, 0, 1, 1], [0, 0, 1, 1], [1, 0, 2, 1]], [0, 2, 2],
+        ...                   [[0, 0, 2, 1], [0, 0, 1, 1], [0, 0, 2, 1]], [0, 1, 2], num_groups=3)
+        array([0.5, 0. , 1. ])
     """
-    pred = torch.as_tensor(pred_boxes, dtype=torch.float64).reshape(-1, 4)
-    gt = torch.as_tensor(gt_boxes, dtype=torch.float64).reshape(-1, 4)
-    pred_idx = torch.as_tensor(pred_groups, dtype=torch.long).reshape(-1)
-    gt_idx = torch.as_tensor(gt_groups, dtype=torch.long).reshape(-1)
+    pred = np.asarray(pred_boxes, dtype=np.float64).reshape(-1, 4)
+    gt = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
+    pred_idx = np.asarray(pred_groups, dtype=np.int64).reshape(-1)
+    gt_idx = np.asarray(gt_groups, dtype=np.int64).reshape(-1)
     if len(pred_idx) != len(pred) or len(gt_idx) != len(gt):
         raise ValueError(
             f"need one group index per box: {len(pred)} predicted boxes / {len(pred_idx)} indices, "
             f"{len(gt)} ground-truth boxes / {len(gt_idx)} indices"
         )
-    out = torch.zeros(num_groups, dtype=torch.float64)
+    out = np.zeros(num_groups, dtype=np.float64)
     if num_groups == 0 or len(pred) == 0 or len(gt) == 0:
         return out
-    pred_count = torch.bincount(pred_idx, minlength=num_groups)
-    gt_count = torch.bincount(gt_idx, minlength=num_groups)
+    pred_count = np.bincount(pred_idx, minlength=num_groups)
+    gt_count = np.bincount(gt_idx, minlength=num_groups)
     if len(pred_count) > num_groups or len(gt_count) > num_groups:
         raise ValueError(f"group indices must lie in [0, {num_groups})")
 
     single = (pred_count == 1) & (gt_count == 1)
-    groups = torch.nonzero(single).flatten()
+    groups = np.flatnonzero(single)
     if len(groups):
         # where each group's box sits (for a single-box group, its only box); integer indexing is cheap
-        pred_at = torch.empty(num_groups, dtype=torch.long)
-        gt_at = torch.empty(num_groups, dtype=torch.long)
-        pred_at[pred_idx] = torch.arange(len(pred_idx))
-        gt_at[gt_idx] = torch.arange(len(gt_idx))
+        pred_at = np.empty(num_groups, dtype=np.int64)
+        gt_at = np.empty(num_groups, dtype=np.int64)
+        pred_at[pred_idx] = np.arange(len(pred_idx))
+        gt_at[gt_idx] = np.arange(len(gt_idx))
         out[groups] = paired_box_iou(pred[pred_at[groups]], gt[gt_at[groups]])
 
     multi = (pred_count > 0) & (gt_count > 0) & ~single
-    if bool(multi.any()):
-        pred_np, gt_np = pred.numpy(), gt.numpy()
-        pred_idx_np, gt_idx_np = pred_idx.numpy(), gt_idx.numpy()
-        for group in torch.nonzero(multi).flatten().tolist():
-            out[group] = union_iou(pred_np[pred_idx_np == group], gt_np[gt_idx_np == group])
+    for group in np.flatnonzero(multi).tolist():
+        out[group] = union_iou(pred[pred_idx == group], gt[gt_idx == group])
     return out

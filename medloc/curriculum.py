@@ -43,7 +43,7 @@ from transformers import TrainerCallback
 import schedulers
 from medloc.checkpoints import load_schedule_state
 from grounding_data.frames import CoordinateFrame, get_frame
-from medloc.rewards import ious_from_columns, threshold_rewards
+from medloc.scoring import ious_from_columns, threshold_rewards
 from medloc.tensorboard import CurriculumWriter, default_log_dir
 from schedulers import RewardSchedule
 from schedulers.tracker import group_shares

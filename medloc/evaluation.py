@@ -18,16 +18,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 from PIL import Image
 
 from grounding_data.dicom import open_image
 from grounding_data.frames import CoordinateFrame
 from medloc.metrics import GroundingMetrics
-from medloc.parsing import parse_batch
 from medloc.prompts import build_prompt
-from medloc.rewards import completion_ious
+from medloc.scoring import BoxScores, score_completions
 
 REPORTED_METRICS = ("A@0.5", "A@0.8", "pseudo_mAP", "mIoU", "format_valid_rate")
 
@@ -107,12 +105,14 @@ class EvaluationResult:
         answers: the model's answer per row.
         ious: the IoU per row (0.0 for an invalid answer).
         valid: whether each answer held a valid box.
+        scores: the batch scores behind them (with the boxes read from the answers).
     """
 
     metrics: dict[str, float]
     answers: list[str] = field(default_factory=list)
     ious: list[float] = field(default_factory=list)
     valid: list[bool] = field(default_factory=list)
+    scores: BoxScores | None = None
 
 
 def score_answers(
@@ -129,15 +129,12 @@ def score_answers(
         >>> result.metrics["A@0.5"], result.metrics["format_valid_rate"]
         (0.5, 0.5)
     """
-    widths, heights = [row["width"] for row in rows], [row["height"] for row in rows]
-    ious = completion_ious(answers, [row["boxes"] for row in rows], widths, heights, frame)
-    _, parsed_rows = parse_batch(answers, widths, heights, frame)
-    valid = np.zeros(len(rows), dtype=bool)
-    valid[parsed_rows] = True
+    scores = score_completions(answers, [row["boxes"] for row in rows], [row["width"] for row in rows],
+                               [row["height"] for row in rows], frame)
     metric = GroundingMetrics(accuracy_thresholds=tuple(accuracy_thresholds))
-    metric.update(ious, valid=valid)
+    metric.update(scores.ious, valid=scores.valid)
     metrics = {key: float(value) for key, value in metric.compute().items()}
-    return EvaluationResult(metrics, list(map(str, answers)), ious.tolist(), valid.tolist())
+    return EvaluationResult(metrics, list(map(str, answers)), scores.ious.tolist(), scores.valid.tolist(), scores)
 
 
 def evaluate(

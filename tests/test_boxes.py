@@ -122,10 +122,10 @@ def test_grouped_union_iou_matches_per_group(groups, shuffle_seed):
     rng = np.random.default_rng(shuffle_seed)
     pred = [pred[i] for i in rng.permutation(len(pred))]  # group order must not matter
     out = grouped_union_iou(
-        torch.tensor([b for b, _ in pred], dtype=torch.float64).reshape(-1, 4),
-        torch.tensor([g for _, g in pred], dtype=torch.long),
-        torch.tensor([b for b, _ in gt], dtype=torch.float64).reshape(-1, 4),
-        torch.tensor([g for _, g in gt], dtype=torch.long),
+        np.array([b for b, _ in pred], dtype=np.float64).reshape(-1, 4),
+        np.array([g for _, g in pred], dtype=np.int64),
+        np.array([b for b, _ in gt], dtype=np.float64).reshape(-1, 4),
+        np.array([g for _, g in gt], dtype=np.int64),
         num_groups=len(groups),
     )
     expected = [union_iou(ps, gs) if ps and gs else 0.0 for ps, gs in groups]

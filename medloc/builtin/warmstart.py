@@ -35,7 +35,6 @@ from torchvision.ops import clip_boxes_to_image
 from grounding_data.synthetic import SyntheticConfig, difficulty, generate_split, iter_rows
 from medloc.boxes import paired_box_iou
 from medloc.evaluation import generate_answers, score_answers
-from medloc.parsing import parse_batch
 from medloc.prompts import answer_text, build_prompt, location_words
 from medloc.builtin.tiny_model import build_tiny_vlm
 
@@ -201,11 +200,9 @@ def probe(model, processor, rows: Sequence[dict], reasoning: str = "none", frame
         0.0
     """
     texts = generate_answers(model, processor, rows, reasoning, frame)
-    widths, heights = [r["width"] for r in rows], [r["height"] for r in rows]
     gt = [r["boxes"] for r in rows]
-    pred, pred_rows = parse_batch(texts, widths, heights, frame)
     scored = score_answers(texts, rows, frame, accuracy_thresholds=(0.3, 0.5, 0.8))
-    valid = np.asarray(scored.valid)
+    valid, pred, pred_rows = scored.scores.valid, scored.scores.boxes, scored.scores.box_rows
     result: dict = dict(scored.metrics)
     spread = 0.0
     if valid.sum() >= 2:

@@ -31,7 +31,7 @@ import numpy as np
 
 import schedulers
 from grounding_data.frames import CoordinateFrame, get_frame
-from medloc.rewards import completion_ious, threshold_rewards
+from medloc.scoring import completion_ious, threshold_rewards
 from schedulers import RewardSchedule
 from schedulers.tracker import group_shares
 

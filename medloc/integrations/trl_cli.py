@@ -42,7 +42,7 @@ import numpy as np
 from accelerate.utils import gather_object
 
 from medloc.integrations.schedule_driver import ScheduleDriver, settings_from_env
-from medloc.rewards import ious_from_columns
+from medloc.scoring import ious_from_columns
 
 logger = logging.getLogger(__name__)
 

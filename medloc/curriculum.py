@@ -32,25 +32,20 @@ checkpoint's ``trainer_state.json``; on resume it is restored into *this* object
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from accelerate.utils import gather_object
 from transformers import TrainerCallback
 
-import schedulers
-from medloc.checkpoints import load_schedule_state
 from grounding_data.frames import CoordinateFrame, get_frame
+from medloc.checkpoints import load_schedule_state
+from medloc.curriculum_core import STATE_KEY_PREFIX, CurriculumCore
 from medloc.scoring import ious_from_columns, threshold_rewards
 from medloc.tensorboard import CurriculumWriter, default_log_dir
 from schedulers import RewardSchedule
-from schedulers.tracker import group_shares
 
 logger = logging.getLogger(__name__)
-
-STATE_KEY_PREFIX = "medloc:"
 
 
 Metric = Callable[[Sequence[Any], dict[str, Any]], Any]
@@ -78,9 +73,15 @@ class ThresholdCurriculum(TrainerCallback):
             ``TENSORBOARD_LOGGING_DIR`` if set, else ``<output_dir>/runs/medloc``. With TensorBoard
             in ``report_to`` the scalars are TRL's ``train/medloc/*``; without it, giving this
             makes medloc write ``medloc/*`` itself.
+        tensorboard_writer: an open ``SummaryWriter`` to write into instead of a folder of its own
+            (what ``medloc train`` does: one writer per run); the caller closes it.
         **options: the schedule's options, passed to :func:`schedulers.build`. ``linear`` and
             ``cosine`` (any schedule that ``needs_total_steps``) without ``total_steps`` span the
             whole training run.
+
+    The schedule, its learning and the ``medloc/*`` metrics are :class:`medloc.curriculum_core.CurriculumCore`'s
+    (:attr:`core`); this class adds what TRL needs: the reward function, training vs evaluation
+    batches, the state in checkpoints and TensorBoard.
 
     Example:
         >>> closeness = lambda completions, columns: [1.0 if c == columns["truth"][i] else 0.4
@@ -100,6 +101,7 @@ class ThresholdCurriculum(TrainerCallback):
         metric_name: str | None = None,
         num_generations: int | None = None,
         tensorboard_dir: str | None = None,
+        tensorboard_writer: Any = None,
         **options: Any,
     ) -> None:
         if not callable(metric):
@@ -107,20 +109,10 @@ class ThresholdCurriculum(TrainerCallback):
         self.metric = metric
         default_name = getattr(metric, "__name__", "")
         self.metric_name = metric_name or (default_name if default_name.isidentifier() else "score")
-        self._fill_total_steps = False
-        if isinstance(schedule, RewardSchedule):
-            if options:
-                raise ValueError(f"{type(self).__name__}: options {sorted(options)} given with a schedule object")
-            self.schedule = schedule
-        elif isinstance(schedule, str):
-            if schedulers.schedule_class(schedule).needs_total_steps and "total_steps" not in options:
-                self._fill_total_steps = True
-                options = {**options, "total_steps": 1}
-            self.schedule = schedulers.build(schedule, **options)
-        else:
-            raise TypeError(
-                f"{type(self).__name__}: 'schedule' must be a name or a RewardSchedule, got {type(schedule).__name__}"
-            )
+        try:
+            self.core = CurriculumCore(schedule, score_name=self.metric_name, fit_later=True, **options)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"{type(self).__name__}: {error}") from None
         if not name or not isinstance(name, str):
             raise ValueError(f"{type(self).__name__}: 'name' must be a non-empty string")
         self.name = name
@@ -130,15 +122,21 @@ class ThresholdCurriculum(TrainerCallback):
             )
         self.num_generations = num_generations
         self.tensorboard_dir = tensorboard_dir
+        self.tensorboard_writer = tensorboard_writer
         self.reward = self._make_reward_function()
         self._model: Any = None
         self._writer: CurriculumWriter | None = None
         self._warned_unregistered = False
 
     @property
+    def schedule(self) -> RewardSchedule:
+        """The reward schedule (the core's)."""
+        return self.core.schedule
+
+    @property
     def threshold(self) -> float:
         """The current threshold tau."""
-        return self.schedule.threshold
+        return self.core.threshold
 
     @property
     def state_key(self) -> str:
@@ -197,29 +195,14 @@ class ThresholdCurriculum(TrainerCallback):
     def _observe(self, completions: Sequence[Any], columns: dict[str, Any]) -> tuple[np.ndarray, float]:
         """Scores and the tau they are judged at; on training batches the schedule then learns."""
         scores = self._scores(completions, columns)
-        tau = self.schedule.threshold
+        tau = self.threshold
         if self._is_training():
-            self._learn(scores, tau, columns.get("log_metric"))
+            metrics = self.core.learn_from_processes(scores, self.num_generations)
+            log_metric = columns.get("log_metric")
+            if log_metric is not None:
+                for key, value in metrics.items():
+                    log_metric(key, value)
         return scores, tau
-
-    def _learn(self, local_scores: np.ndarray, tau: float, log_metric: Callable[[str, float], None] | None) -> None:
-        scores = np.asarray(gather_object(local_scores.tolist()), dtype=np.float64)  # rank order = TRL's order
-        groups = None if self.num_generations is None else np.arange(scores.size) // self.num_generations
-        self.schedule.observe(scores, groups)
-        self.schedule.step()
-        if log_metric is None:
-            return
-        hits = threshold_rewards(scores, tau)
-        metrics = {f"medloc/{key}": value for key, value in self.schedule.metrics().items()}
-        metrics["medloc/threshold"] = tau  # the tau this batch was rewarded at (see the module docstring)
-        metrics["medloc/hit_rate"] = float(hits.mean()) if hits.size else 0.0
-        metrics[f"medloc/mean_{self.metric_name}"] = float(scores.mean()) if scores.size else 0.0
-        if groups is not None and scores.size:
-            shares = group_shares(scores, groups, tau)  # correct for any scale_rewards, unlike TRL's
-            metrics["medloc/zero_variance_share"] = 1.0 - shares.informative
-            metrics["medloc/starved_share"] = shares.starved
-        for key, value in metrics.items():
-            log_metric(key, float(value))
 
     # TrainerCallback hooks -------------------------------------------------------------
 
@@ -232,13 +215,14 @@ class ThresholdCurriculum(TrainerCallback):
         if state.global_step > 0:
             self._restore(state)
         trl_writes = self._trl_reports_tensorboard(args)
-        if state.is_world_process_zero and (trl_writes or self.tensorboard_dir is not None):
-            self._writer = CurriculumWriter(self.tensorboard_dir or default_log_dir(args.output_dir), mirror=not trl_writes)
+        if state.is_world_process_zero and (trl_writes or self.tensorboard_dir or self.tensorboard_writer):
+            target = self.tensorboard_writer or self.tensorboard_dir or default_log_dir(args.output_dir)
+            self._writer = CurriculumWriter(target, mirror=not trl_writes)
 
     def fit_to_run(self, args: Any, max_steps: int) -> None:
         """Span a schedule that ``needs_total_steps`` (built by name without ``total_steps``) over the run:
-        ``total_steps`` becomes the run's generation batches (:meth:`generation_batches`). Done at
-        ``on_train_begin``; call it earlier to check a checkpoint's schedule state against this run.
+        ``total_steps`` becomes the run's generation batches
+        (:func:`medloc.curriculum_core.generation_batches`). Done at ``on_train_begin``.
 
         Example:
             >>> from types import SimpleNamespace
@@ -247,29 +231,7 @@ class ThresholdCurriculum(TrainerCallback):
             >>> curriculum.schedule.total_steps
             50
         """
-        if self._fill_total_steps and max_steps:
-            total = self.generation_batches(args, max_steps)
-            self.schedule = schedulers.build(self.schedule.name, **{**self.schedule.options(), "total_steps": total})
-
-    @staticmethod
-    def generation_batches(args: Any, max_steps: int) -> int:
-        """Generation batches (schedule steps) in ``max_steps`` optimizer steps of a GRPO config.
-
-        ``max_steps x gradient_accumulation_steps / (steps_per_generation x num_iterations)``, rounded up;
-        TRL's defaults (``steps_per_generation = gradient_accumulation_steps``, one iteration) give
-        one batch per optimizer step.
-
-        Example:
-            >>> from types import SimpleNamespace
-            >>> ThresholdCurriculum.generation_batches(SimpleNamespace(gradient_accumulation_steps=4), 10)
-            10
-            >>> ThresholdCurriculum.generation_batches(SimpleNamespace(num_iterations=2), 10)
-            5
-        """
-        accumulation = getattr(args, "gradient_accumulation_steps", 1) or 1
-        per_generation = getattr(args, "steps_per_generation", None) or accumulation
-        iterations = getattr(args, "num_iterations", 1) or 1
-        return max(1, math.ceil(max_steps * accumulation / (per_generation * iterations)))
+        self.core.fit_to_run(args, max_steps)
 
     def _restore(self, state: Any) -> None:
         saved = (state.stateful_callbacks or {}).get(self.state_key)
@@ -320,7 +282,7 @@ class IoUCurriculum(ThresholdCurriculum):
             ``"unit"``, ``"grid-N"``, ``"qwen2.5-vl"``, or a frame object. Default ``"pixels"``.
         name: the reward's name in TRL's logs and the key of its state in checkpoints; give two
             curricula in one trainer different names. Default ``"iou_curriculum"``.
-        num_generations, tensorboard_dir, **options: as for :class:`ThresholdCurriculum`.
+        num_generations, tensorboard_dir, tensorboard_writer, **options: as for :class:`ThresholdCurriculum`.
 
     Example:
         >>> curriculum = IoUCurriculum("fixed", threshold=0.5)
@@ -336,13 +298,17 @@ class IoUCurriculum(ThresholdCurriculum):
         name: str = "iou_curriculum",
         num_generations: int | None = None,
         tensorboard_dir: str | None = None,
+        tensorboard_writer: Any = None,
         **options: Any,
     ) -> None:
         self.frame = get_frame(frame)
         super().__init__(
             self._ious, schedule, name=name, metric_name="iou", num_generations=num_generations,
-            tensorboard_dir=tensorboard_dir, **options,
+            tensorboard_dir=tensorboard_dir, tensorboard_writer=tensorboard_writer, **options,
         )
 
     def _ious(self, completions: Sequence[Any], columns: dict[str, Any]) -> np.ndarray:
         return ious_from_columns(completions, self.frame, columns)
+
+    def _scores(self, completions: Sequence[Any], columns: dict[str, Any]) -> np.ndarray:
+        return self._ious(completions, columns)  # the scoring module's IoUs: already in [0, 1]

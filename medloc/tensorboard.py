@@ -1,5 +1,9 @@
 """TensorBoard views of the curriculum: a custom-scalars layout, and the scalars when TRL does not write them.
 
+``medloc train`` opens one ``SummaryWriter`` per run and hands it to TRL's TensorBoard callback,
+to the curriculum (its layout) and to the held-out evaluation: one event file per run. A TRL
+script's curriculum writes into a folder of its own (:func:`default_log_dir`).
+
 TRL's ``TensorBoardCallback`` writes every logged metric, medloc's ``medloc/*`` included, under
 ``train/`` (``train/medloc/threshold``). medloc adds a custom-scalars layout that draws the
 threshold next to the hit rate, and the share of zero-variance groups next to the reward, over
@@ -12,20 +16,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from torch.utils.tensorboard import SummaryWriter
 
-METRIC_PREFIX = "medloc/"
+from medloc.curriculum_core import METRIC_PREFIX
+
 TRL_PREFIX = "train/"
 """Where TRL's TensorBoard callback puts training metrics."""
 
-CHARTS = {
-    "threshold vs hit rate": ["medloc/threshold", "medloc/hit_rate", "medloc/window_hit_rate"],
-    "reward density": ["medloc/zero_variance_share", "medloc/starved_share", "medloc/hit_rate", "reward"],
-    "update rule": ["medloc/condition_hit_rate", "medloc/condition_reward_std", "medloc/condition_margin",
-                    "medloc/condition_density"],
-    "window": ["medloc/window_reward_std", "medloc/window_margin", "medloc/mean_iou"],
+_CURRICULUM = {
+    "threshold vs hit rate": ["threshold", "hit_rate", "window_hit_rate"],
+    "reward density": ["zero_variance_share", "starved_share", "hit_rate"],
+    "update rule": ["condition_hit_rate", "condition_reward_std", "condition_margin", "condition_density"],
+    "window": ["window_reward_std", "window_margin", "mean_iou"],
 }
+CHARTS = {title: [METRIC_PREFIX + name for name in names] for title, names in _CURRICULUM.items()}
+CHARTS["reward density"].append("reward")  # TRL's mean reward, next to the shares of dead groups
 """Charts of the layout: title -> logged metric names (as TRL logs them, before its ``train/``)."""
 
 
@@ -55,6 +62,8 @@ class CurriculumWriter:
 
     ``mirror=False`` (TRL writes the scalars under ``train/``): the layout only, over TRL's series.
     ``mirror=True`` (TRL does not report to TensorBoard): the ``medloc/*`` scalars too.
+    ``target`` is a folder (a writer of its own, closed by :meth:`close`) or an open
+    ``SummaryWriter`` shared with others (left open).
 
     Example:
         >>> import tempfile
@@ -66,10 +75,10 @@ class CurriculumWriter:
         >>> writer.close()
     """
 
-    def __init__(self, log_dir: str, mirror: bool) -> None:
-        self.log_dir = log_dir
+    def __init__(self, target: str | os.PathLike[str] | Any, mirror: bool) -> None:
         self.mirror = mirror
-        self._writer = SummaryWriter(log_dir=log_dir)
+        self._owned = isinstance(target, (str, os.PathLike))
+        self._writer = SummaryWriter(log_dir=str(target)) if self._owned else target
         self._writer.add_custom_scalars(layout("" if mirror else TRL_PREFIX))
         self._writer.flush()
 
@@ -87,5 +96,8 @@ class CurriculumWriter:
         return written
 
     def close(self) -> None:
-        """Flush and close the event file."""
-        self._writer.close()
+        """Flush, and close the event file if it is this writer's own."""
+        if self._owned:
+            self._writer.close()
+        else:
+            self._writer.flush()

@@ -34,7 +34,7 @@ TAU_LOG_ENV = "MEDLOC_TEST_TAU_LOG"
 
 def install(tau_log: str | None) -> None:
     """Swap in the pseudo IoUs; with ``tau_log``, record every rank's tau and schedule state per step."""
-    medloc.curriculum.ious_from_columns = pseudo_ious
+    medloc.curriculum.ious_from_columns = lambda completions, frame, columns: pseudo_ious(completions, columns)
     if not tau_log:
         return
     curriculum, heldout = medloc.curriculum.ThresholdCurriculum, medloc.app.heldout.HeldoutEvaluation

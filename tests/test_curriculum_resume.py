@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-import medloc.curriculum
-from medloc.curriculum import IoUCurriculum
-from tests.trl_support import grpo_config, make_trainer, strong_ious
+from medloc.curriculum import ThresholdCurriculum
+from tests.trl_support import grpo_config, iou_curriculum, make_trainer, strong_ious
 
 pytestmark = pytest.mark.slow
 
@@ -16,11 +15,11 @@ CHECKPOINT_STEP = 3
 TOTAL_STEPS = 6
 
 
-def adaptive() -> IoUCurriculum:
+def adaptive() -> ThresholdCurriculum:
     # IoUs are a constant 0.95 (plain trl.GRPOTrainer resumes a Qwen2-VL policy without its
     # weights, huggingface/transformers#43701, so the stream must not depend on the text; see
     # tests/test_train_resume.py for medloc's trainer); with window 3, tau moves at steps 3, 4, 5 and 6
-    return IoUCurriculum("adaptive", window=3)
+    return iou_curriculum(strong_ious, "adaptive", window=3)
 
 
 def config(output_dir, **overrides):
@@ -30,12 +29,9 @@ def config(output_dir, **overrides):
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
-    patch = pytest.MonkeyPatch()
-    patch.setattr(medloc.curriculum, "ious_from_columns", strong_ious)
     output_dir = tmp_path_factory.mktemp("uninterrupted")
     curriculum = adaptive()
     make_trainer(config(output_dir), curriculum).train()
-    patch.undo()
     return output_dir, curriculum.schedule.state_dict()
 
 
@@ -60,7 +56,6 @@ def test_every_checkpoint_carries_the_schedule_state(uninterrupted):
 )
 def test_resumed_run_matches_the_uninterrupted_one(uninterrupted, tmp_path, monkeypatch, resume_with,
                                                    restore_callback_states):
-    monkeypatch.setattr(medloc.curriculum, "ious_from_columns", strong_ious)
     source_dir, final_state = uninterrupted
     output_dir = tmp_path / "resumed"
     output_dir.mkdir()
@@ -88,7 +83,6 @@ def test_resumed_run_matches_the_uninterrupted_one(uninterrupted, tmp_path, monk
 
 
 def test_resuming_a_checkpoint_without_medloc_state_starts_fresh(uninterrupted, tmp_path, monkeypatch, caplog):
-    monkeypatch.setattr(medloc.curriculum, "ious_from_columns", strong_ious)
     source_dir, _ = uninterrupted
     import shutil
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-import medloc.curriculum
 from medloc.curriculum import IoUCurriculum
-from tests.trl_support import grpo_config, make_trainer, pseudo_ious, strong_ious
+from tests.trl_support import grounding_dataset, grpo_config, iou_curriculum, make_trainer, pseudo_ious, strong_ious
 
 pytestmark = pytest.mark.slow
 
@@ -23,10 +22,9 @@ def read_scalars(log_dir) -> dict[str, list[tuple[int, float]]]:
 
 
 def test_grpo_run_logs_medloc_scalars_to_tensorboard(tmp_path, monkeypatch):
-    monkeypatch.setattr(medloc.curriculum, "ious_from_columns", strong_ious)
     log_dir = tmp_path / "tb"
     monkeypatch.setenv("TENSORBOARD_LOGGING_DIR", str(log_dir))
-    curriculum = IoUCurriculum("adaptive", window=2)
+    curriculum = iou_curriculum(strong_ious, "adaptive", window=2)
     trainer = make_trainer(grpo_config(tmp_path / "out", report_to="tensorboard"), curriculum)
     trainer.train()
 
@@ -47,9 +45,8 @@ def test_grpo_run_logs_medloc_scalars_to_tensorboard(tmp_path, monkeypatch):
     assert not any(tag.startswith("medloc/") for tag in scalars)
 
 
-def test_without_trl_tensorboard_the_curriculum_writes_its_own_series(tmp_path, monkeypatch):
-    monkeypatch.setattr(medloc.curriculum, "ious_from_columns", strong_ious)
-    curriculum = IoUCurriculum("fixed", threshold=0.5, tensorboard_dir=str(tmp_path / "mine"))
+def test_without_trl_tensorboard_the_curriculum_writes_its_own_series(tmp_path):
+    curriculum = iou_curriculum(strong_ious, "fixed", threshold=0.5, tensorboard_dir=str(tmp_path / "mine"))
     trainer = make_trainer(grpo_config(tmp_path / "out", report_to="none", max_steps=2), curriculum)
     trainer.train()
     assert [step for step, _ in read_scalars(tmp_path / "mine")["medloc/threshold"]] == [1, 2]
@@ -71,11 +68,8 @@ def test_tensorboard_layout_puts_threshold_and_hit_rate_on_one_chart(tmp_path, m
     assert {"train/medloc/threshold", "train/medloc/hit_rate"} <= set(charts["threshold vs hit rate"])
 
 
-def test_tracker_does_not_learn_from_evaluation_batches(tmp_path, monkeypatch):
-    monkeypatch.setattr(medloc.curriculum, "ious_from_columns", pseudo_ious)
-    from tests.trl_support import grounding_dataset
-
-    curriculum = IoUCurriculum("adaptive", window=50)
+def test_tracker_does_not_learn_from_evaluation_batches(tmp_path):
+    curriculum = iou_curriculum(pseudo_ious, "adaptive", window=50)
     config = grpo_config(tmp_path / "out", max_steps=2, eval_strategy="steps", eval_steps=1,
                          per_device_eval_batch_size=8)
     trainer = make_trainer(config, curriculum, eval_dataset=grounding_dataset(4))
@@ -88,9 +82,8 @@ def test_tracker_does_not_learn_from_evaluation_batches(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(("steps_per_generation", "num_iterations"), [(2, 1), (1, 2)])
-def test_threshold_changes_only_between_generation_batches(tmp_path, monkeypatch, steps_per_generation, num_iterations):
-    monkeypatch.setattr(medloc.curriculum, "ious_from_columns", pseudo_ious)
-    curriculum = IoUCurriculum("linear", start=0.3, target=0.8)
+def test_threshold_changes_only_between_generation_batches(tmp_path, steps_per_generation, num_iterations):
+    curriculum = iou_curriculum(pseudo_ious, "linear", start=0.3, target=0.8)
     config = grpo_config(tmp_path / "out", per_device_train_batch_size=4, steps_per_generation=steps_per_generation,
                          num_iterations=num_iterations, max_steps=4)
     trainer = make_trainer(config, curriculum)

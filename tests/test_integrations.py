@@ -29,9 +29,9 @@ import medloc.integrations.easyr1 as easyr1
 import medloc.integrations.ms_swift as ms_swift
 import medloc.integrations.trl_cli as trl_cli
 from medloc.integrations.checkpoint_state import CheckpointState
+from medloc.curriculum_core import build_schedule
 from medloc.integrations.schedule_driver import (
     ScheduleDriver,
-    build_schedule,
     ground_truth_json,
     group_ids,
     parse_ground_truth,
@@ -49,7 +49,7 @@ def _fresh_state(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     easyr1.reset()
     ms_swift.reset()
-    monkeypatch.setattr(trl_cli, "_bound", (None, None))
+    monkeypatch.setattr(trl_cli, "adaptive_iou_reward", trl_cli.TrlCliCurriculum())
     yield
 
 
@@ -132,9 +132,9 @@ def test_trl_cli_reward_learns_on_training_batches_only_and_keeps_state_in_train
     state.save_to_json(str(tmp_path / "trainer_state.json"))  # what transformers writes in every checkpoint
     resumed = TrainerState.load_from_json(str(tmp_path / "trainer_state.json"))
     call_trl(reward, FakeGRPOTrainer(training=False), resumed, [HIT, MISS])
-    assert trl_cli.driver_for(resumed).threshold == 0.45  # a new TrainerState carrying the state: restored
+    assert reward.driver_for(resumed).threshold == 0.45  # a new TrainerState carrying the state: restored
     fresh = TrainerState(max_steps=10)
-    assert trl_cli.driver_for(fresh).threshold == 0.3  # a new run without it: fresh
+    assert reward.driver_for(fresh).threshold == 0.3  # a new run without it: fresh
 
 
 @pytest.mark.slow
@@ -144,9 +144,14 @@ def test_trl_cli_reward_in_a_real_grpo_run_survives_a_resume(monkeypatch, tmp_pa
     from trl import GRPOTrainer
 
     monkeypatch.setenv("MEDLOC_SCHEDULE_OPTIONS", json.dumps({"window": 3}))
-    monkeypatch.setattr(trl_cli, "ious_from_columns", strong_ious)
-    modes, is_training = [], trl_cli._is_training
-    monkeypatch.setattr(trl_cli, "_is_training", lambda trainer: modes.append(is_training(trainer)) or modes[-1])
+    modes = []
+
+    class Recording(trl_cli.TrlCliCurriculum):
+        def _is_training(self, trainer):
+            modes.append(super()._is_training(trainer))
+            return modes[-1]
+
+    monkeypatch.setattr(trl_cli, "adaptive_iou_reward", Recording(metric=strong_ious))
 
     def trainer(output_dir, max_steps):
         model, processor = build_tiny_vlm(seed=0)

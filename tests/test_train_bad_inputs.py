@@ -18,7 +18,6 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-import medloc.curriculum
 from medloc.app.cli import main
 from medloc.curriculum import IoUCurriculum
 from medloc.rewards import CheckedReward, make_format_reward
@@ -114,16 +113,14 @@ def nan_or_none(completions, **kwargs):
 
 
 @pytest.fixture
-def trainer_with_user_reward(tmp_path, monkeypatch):
+def trainer_with_user_reward(tmp_path):
     from trl import GRPOTrainer
 
     from medloc.builtin.tiny_model import build_tiny_vlm
-    from tests.trl_support import grounding_dataset, grpo_config, strong_ious
-
-    monkeypatch.setattr(medloc.curriculum, "ious_from_columns", strong_ious)
+    from tests.trl_support import grounding_dataset, grpo_config, iou_curriculum, strong_ious
 
     def build(user_reward):
-        curriculum = IoUCurriculum("fixed", threshold=0.5)
+        curriculum = iou_curriculum(strong_ious, "fixed", threshold=0.5)
         model, processor = build_tiny_vlm(seed=0)
         trainer = GRPOTrainer(model=model, processing_class=processor, reward_funcs=[user_reward, curriculum.reward],
                               args=grpo_config(tmp_path, max_steps=2), train_dataset=grounding_dataset(),

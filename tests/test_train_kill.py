@@ -55,7 +55,7 @@ def test_killed_run_resumes_with_the_schedule_state_of_its_last_checkpoint(tmp_p
     saved = json.loads((checkpoint / "trainer_state.json").read_text())["stateful_callbacks"][STATE_KEY]
     assert step >= 3 and saved["steps_taken"] == step
 
-    monkeypatch.setattr(medloc.curriculum, "ious_from_columns", pseudo_ious)
+    monkeypatch.setattr(medloc.curriculum, "ious_from_columns", lambda completions, frame, columns: pseudo_ious(completions, columns))
     restored = {}
     begin = medloc.curriculum.ThresholdCurriculum.on_train_begin
 

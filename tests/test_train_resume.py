@@ -49,7 +49,7 @@ def step_metrics(run):
 
 
 def test_resumed_run_reaches_the_uninterrupted_runs_schedule_state(tmp_path, monkeypatch):
-    monkeypatch.setattr(medloc.curriculum, "ious_from_columns", pseudo_ious)
+    monkeypatch.setattr(medloc.curriculum, "ious_from_columns", lambda completions, frame, columns: pseudo_ious(completions, columns))
     uninterrupted, resumed = tmp_path / "uninterrupted", tmp_path / "resumed"
     train(uninterrupted)
     shutil.copytree(uninterrupted / "checkpoint-3", resumed / "checkpoint-3")  # as if killed after step 3

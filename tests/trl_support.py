@@ -12,6 +12,7 @@ from PIL import Image
 from trl import GRPOConfig, GRPOTrainer
 
 from medloc.builtin.tiny_model import build_tiny_vlm
+from medloc.curriculum import ThresholdCurriculum
 
 IMAGE_SIZE = 56
 
@@ -33,8 +34,8 @@ def grounding_dataset(rows: int = 8) -> Dataset:
     return Dataset.from_dict(records)
 
 
-def pseudo_ious(completions, frame, columns) -> np.ndarray:
-    """A deterministic stand-in for ``ious_from_columns``: a function of the completion text.
+def pseudo_ious(completions, columns) -> np.ndarray:
+    """A deterministic stand-in for the IoU (a curriculum metric): a function of the completion text.
 
     A random tiny model never writes a box, so real IoUs would all be 0; this keeps the
     schedule's state non-trivial while still depending on what was generated.
@@ -43,9 +44,14 @@ def pseudo_ious(completions, frame, columns) -> np.ndarray:
     return np.array([(zlib.crc32(text.encode()) % 1000) / 999 for text in texts])
 
 
-def strong_ious(completions, frame, columns) -> np.ndarray:
-    """Every completion at IoU 0.95: the adaptive schedule's conditions hold at every level."""
+def strong_ious(completions, columns) -> np.ndarray:
+    """Every completion at IoU 0.95 (a curriculum metric): the adaptive schedule's conditions hold at every level."""
     return np.full(len(completions), 0.95)
+
+
+def iou_curriculum(metric, schedule="adaptive", **options) -> ThresholdCurriculum:
+    """A curriculum named and logged as ``IoUCurriculum``'s, scored by ``metric`` instead of the IoU."""
+    return ThresholdCurriculum(metric, schedule, name="iou_curriculum", metric_name="iou", **options)
 
 
 def grpo_config(output_dir: Path, **overrides: Any) -> GRPOConfig:

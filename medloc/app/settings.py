@@ -24,6 +24,7 @@ import yaml
 import schedulers
 from grounding_data.answer_format import REASONING_LAYOUTS
 from grounding_data.frames import get_frame
+from medloc.curriculum_core import check_schedule_options
 from medloc.priors import read_class_descriptions
 from medloc.builtin.tiny_model import BUILTIN_MODEL, BUILTIN_SCHEDULE_DEFAULTS, is_builtin_model
 
@@ -32,9 +33,18 @@ TASKS = ("grounding", "vqa", "grade")
 """What a run trains: boxes, multiple-choice answers (Med-R1) or ordinal grades (VRFT-Aug)."""
 REWARDS = ("binary", "soft-iou")
 """``binary``: 1[IoU >= tau], tau from the schedule; ``soft-iou``: the raw IoU (VLM-R1), the schedule only tracks."""
-SCHEDULE_FLAGS = ("threshold", "start", "target", "total_steps", "window", "increment", "min_margin",
-                  "refresh_fraction", "density_guard")
-"""Schedule options with a flag of their own; any other goes through ``--schedule-option KEY=VALUE``."""
+SCHEDULE_FLAGS = {
+    "threshold": "fixed: the constant IoU threshold",
+    "start": "linear/cosine/adaptive: the first threshold",
+    "target": "linear/cosine/adaptive: the final threshold",
+    "total_steps": "linear/cosine/progress: schedule steps of the ramp (default: the whole run)",
+    "window": "adaptive: steps in the sliding window",
+    "increment": "adaptive: piecewise, linear or cosine",
+    "min_margin": "adaptive: minimum mean IoU - tau (Delta; default 0.10, built-in model 0.05)",
+    "refresh_fraction": "adaptive: share of the window dropped after a raise",
+    "density_guard": "adaptive: hold while the next tau would starve GRPO groups [on]",
+}
+"""Schedule options with a flag of their own (name -> help); any other goes through ``--schedule-option KEY=VALUE``."""
 DEFAULT_CACHE_DIR = os.path.join("~", ".cache", "medloc")
 
 
@@ -232,10 +242,8 @@ class TrainSettings:
                 "--schedule", f"unknown schedule {self.schedule!r}; available: {', '.join(schedulers.available())}"
             )
         options = self.run_schedule_options()
-        if schedulers.schedule_class(self.schedule).needs_total_steps:
-            options.setdefault("total_steps", 1)  # the run's length fills it in
         try:
-            schedulers.build(self.schedule, **options)
+            check_schedule_options(self.schedule, options)
         except (TypeError, ValueError) as error:
             message = str(error)
             named = [key for key in options if f"'{key}'" in message]

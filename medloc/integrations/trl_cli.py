@@ -33,87 +33,95 @@ Example:
 from __future__ import annotations
 
 import logging
-import math
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-from accelerate.utils import gather_object
-
+from medloc.curriculum_core import STATE_KEY_PREFIX, generation_batches
 from medloc.integrations.schedule_driver import ScheduleDriver, settings_from_env
 from medloc.scoring import ious_from_columns
 
 logger = logging.getLogger(__name__)
 
-STATE_KEY = "medloc:trl_cli"
+STATE_KEY = STATE_KEY_PREFIX + "trl_cli"
 
-_bound: tuple[weakref.ref | None, ScheduleDriver | None] = (None, None)
-_warned = False
-
-
-def _generation_batches(trainer: Any, max_steps: int) -> int:
-    args = getattr(trainer, "args", None)
-    accumulation = getattr(args, "gradient_accumulation_steps", 1) or 1
-    per_generation = getattr(args, "steps_per_generation", None) or accumulation
-    iterations = getattr(args, "num_iterations", 1) or 1
-    return max(1, math.ceil(max_steps * accumulation / (per_generation * iterations)))
+Metric = Callable[[Sequence[Any], dict[str, Any]], Any]
+"""``metric(completions, columns) -> (N,)`` scores in [0, 1], as for :class:`medloc.ThresholdCurriculum`."""
 
 
-def driver_for(trainer_state: Any, trainer: Any = None) -> ScheduleDriver:
-    """The driver bound to this ``TrainerState`` object: built (from the environment) at its
-    first sight, restored from its ``stateful_callbacks`` when it carries medloc's state.
+class TrlCliCurriculum:
+    """The reward function ``trl grpo`` calls: ``1[score >= tau]``, the schedule learning on training batches.
 
-    A new ``TrainerState`` means a new run or a resume: TRL builds one per ``train()`` call.
+    Args:
+        metric: the score of each completion, ``metric(completions, columns)``; default: its IoU
+            with the row's ``boxes`` in the frame of ``MEDLOC_FRAME``.
+        name: the reward's name in TRL's logs.
+
+    The schedule (settings from the environment, see the module docs) is built at the first call
+    that brings a new ``TrainerState`` (a new run or a resume) and restored from it when it carries
+    medloc's state.
     """
-    global _bound
-    ref, driver = _bound
-    if driver is not None and ref is not None and ref() is trainer_state:
+
+    def __init__(self, metric: Metric | None = None, name: str = "adaptive_iou_reward") -> None:
+        self.metric = metric
+        self.__name__ = name
+        self._bound: tuple[weakref.ref | None, ScheduleDriver | None] = (None, None)
+        self._warned = False
+
+    def driver_for(self, trainer_state: Any, trainer: Any = None) -> ScheduleDriver:
+        """The driver bound to this ``TrainerState`` object: built (from the environment) at its
+        first sight, restored from its ``stateful_callbacks`` when it carries medloc's state.
+
+        A new ``TrainerState`` means a new run or a resume: TRL builds one per ``train()`` call.
+        """
+        ref, driver = self._bound
+        if driver is not None and ref is not None and ref() is trainer_state:
+            return driver
+        max_steps = getattr(trainer_state, "max_steps", 0) or 0
+        settings = settings_from_env()
+        total_steps = generation_batches(getattr(trainer, "args", None), max_steps) if max_steps else 1
+        driver = ScheduleDriver(settings["schedule"], settings["frame"], settings["frame_options"], total_steps,
+                                **settings["schedule_options"])
+        saved = (getattr(trainer_state, "stateful_callbacks", None) or {}).get(STATE_KEY)
+        if saved is not None:
+            driver.load_state_dict(saved)
+            logger.info("medloc: restored the %r schedule at tau=%.3f", driver.schedule.name, driver.threshold)
+        self._bound = (None if trainer_state is None else weakref.ref(trainer_state), driver)
         return driver
-    max_steps = getattr(trainer_state, "max_steps", 0) or 0
-    settings = settings_from_env()
-    driver = ScheduleDriver(settings["schedule"], settings["frame"], settings["frame_options"],
-                            _generation_batches(trainer, max_steps) if max_steps else 1, **settings["schedule_options"])
-    saved = (getattr(trainer_state, "stateful_callbacks", None) or {}).get(STATE_KEY)
-    if saved is not None:
-        driver.load_state_dict(saved)
-        logger.info("medloc: restored the %r schedule at tau=%.3f", driver.schedule.name, driver.threshold)
-    _bound = (weakref.ref(trainer_state), driver)
-    return driver
 
+    def _is_training(self, trainer: Any) -> bool:
+        model = getattr(trainer, "model", None)
+        if model is not None and hasattr(model, "training"):
+            return bool(model.training)
+        if not self._warned:
+            logger.warning("medloc.integrations.trl_cli: cannot find the trainer through log_metric, so evaluation "
+                           "batches cannot be told apart from training ones; every batch counts as training.")
+            self._warned = True
+        return True
 
-def _is_training(trainer: Any) -> bool:
-    global _warned
-    model = getattr(trainer, "model", None)
-    if model is not None and hasattr(model, "training"):
-        return bool(model.training)
-    if not _warned:
-        logger.warning("medloc.integrations.trl_cli: cannot find the trainer through log_metric, so evaluation "
-                       "batches cannot be told apart from training ones; every batch counts as training.")
-        _warned = True
-    return True
+    def __call__(self, completions: Sequence[Any], trainer_state: Any = None,
+                 log_metric: Callable[[str, float], None] | None = None, **columns: Any) -> list[float]:
+        """``1[score >= tau]``; on training batches the schedule learns and its state goes into ``trainer_state``.
 
-
-def adaptive_iou_reward(completions: Sequence[Any], trainer_state: Any = None,
-                        log_metric: Callable[[str, float], None] | None = None, **columns: Any) -> list[float]:
-    """``1[IoU >= tau]``; on training batches the schedule learns and its state goes into ``trainer_state``.
-
-    Called without ``trainer_state`` (outside a trainer) it only scores, at the schedule's start.
-    """
-    trainer = getattr(log_metric, "__self__", None)
-    driver = driver_for(trainer_state, trainer)
-    ious = ious_from_columns(completions, driver.frame, columns)
-    rewards = driver.rewards(ious)
-    if trainer_state is None or not _is_training(trainer):
+        Called without ``trainer_state`` (outside a trainer) it only scores, at the schedule's start.
+        """
+        trainer = getattr(log_metric, "__self__", None)
+        driver = self.driver_for(trainer_state, trainer)
+        scores = (ious_from_columns(completions, driver.frame, columns) if self.metric is None
+                  else self.metric(completions, columns))
+        rewards = driver.rewards(scores)
+        if trainer_state is None or not self._is_training(trainer):
+            return rewards.tolist()
+        group_size = getattr(getattr(trainer, "args", None), "num_generations", None)
+        metrics = driver.learn_from_processes(scores, group_size)  # every rank's scores, in rank order
+        if trainer_state.stateful_callbacks is None:
+            trainer_state.stateful_callbacks = {}
+        trainer_state.stateful_callbacks[STATE_KEY] = driver.state_dict()
+        if log_metric is not None:
+            for key, value in metrics.items():
+                log_metric(key, value)
         return rewards.tolist()
-    all_ious = np.asarray(gather_object(ious.tolist()), dtype=np.float64)  # every rank's, in rank order
-    group_size = getattr(getattr(trainer, "args", None), "num_generations", None)
-    groups = None if not group_size else np.arange(all_ious.size) // int(group_size)
-    metrics = driver.learn(all_ious, groups)
-    if trainer_state.stateful_callbacks is None:
-        trainer_state.stateful_callbacks = {}
-    trainer_state.stateful_callbacks[STATE_KEY] = driver.state_dict()
-    if log_metric is not None:
-        for key, value in metrics.items():
-            log_metric(key, value)
-    return rewards.tolist()
+
+
+adaptive_iou_reward = TrlCliCurriculum()
+"""The entry point: ``trl grpo --reward_funcs medloc.integrations.trl_cli.adaptive_iou_reward``."""

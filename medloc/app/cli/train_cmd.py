@@ -17,22 +17,13 @@ import click
 
 from grounding_data.answer_format import REASONING_LAYOUTS
 from medloc.app.key_values import parse_key_values
-from medloc.app.settings import SettingsError, TrainSettings, read_config_file
-
-SCHEDULE_FLAGS = {
-    "threshold": "fixed: the constant IoU threshold",
-    "start": "linear/cosine/adaptive: the first threshold",
-    "target": "linear/cosine/adaptive: the final threshold",
-    "total_steps": "linear/cosine/progress: schedule steps of the ramp (default: the whole run)",
-    "window": "adaptive: steps in the sliding window",
-    "increment": "adaptive: piecewise, linear or cosine",
-    "min_margin": "adaptive: minimum mean IoU - tau (Delta; default 0.10, built-in model 0.05)",
-    "refresh_fraction": "adaptive: share of the window dropped after a raise",
-}
-
+from medloc.app.settings import SCHEDULE_FLAGS, SettingsError, TrainSettings, read_config_file
 
 def _schedule_flag_options(function: Any) -> Any:
     for name, help_text in reversed(SCHEDULE_FLAGS.items()):
+        if name == "density_guard":
+            function = click.option("--density-guard/--no-density-guard", name, default=None, help=help_text)(function)
+            continue
         kind = click.Choice(["piecewise", "linear", "cosine"]) if name == "increment" else (
             int if name in ("total_steps", "window") else float
         )
@@ -49,8 +40,6 @@ def _schedule_flag_options(function: Any) -> Any:
 @_schedule_flag_options
 @click.option("--reward", type=click.Choice(["binary", "soft-iou"]), default=None,
               help="binary: 1[IoU >= tau] from the schedule; soft-iou: the raw IoU (VLM-R1) [binary]")
-@click.option("--density-guard/--no-density-guard", "density_guard", default=None,
-              help="adaptive: hold while the next tau would starve GRPO groups [on]")
 @click.option("--schedule-option", "schedule_option", multiple=True, metavar="KEY=VALUE",
               help="any schedule option, e.g. min_hit_rate='[[0, 0.8], [0.6, 0.75]]' (repeatable)")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
@@ -129,7 +118,7 @@ def train(**given: Any) -> None:
 
 
 def _settings(given: dict[str, Any], config_file: str | None) -> TrainSettings:
-    schedule_options = {name: given.pop(name) for name in [*SCHEDULE_FLAGS, "density_guard"]}
+    schedule_options = {name: given.pop(name) for name in SCHEDULE_FLAGS}
     schedule_options = {key: value for key, value in schedule_options.items() if value is not None}
     schedule_options.update(parse_key_values("--schedule-option", given.pop("schedule_option")))
     data_options = parse_key_values("--data-option", given.pop("data_option"))

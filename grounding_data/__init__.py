@@ -15,10 +15,10 @@ Example::
 
 from grounding_data.errors import ConversionReport, DataError
 from grounding_data.formats._context import DEFAULT_TEMPLATE
-from grounding_data.registry import format_options, formats, iter_rows, load_rows, read
+from grounding_data.registry import JSONL_TASK, format_options, formats, iter_rows, load_rows, read
 from grounding_data.rows import GroundingRow, read_jsonl, write_jsonl
 
 __all__ = [
-    "DEFAULT_TEMPLATE", "ConversionReport", "DataError", "GroundingRow", "format_options", "formats",
+    "DEFAULT_TEMPLATE", "JSONL_TASK", "ConversionReport", "DataError", "GroundingRow", "format_options", "formats",
     "iter_rows", "load_rows", "read", "read_jsonl", "write_jsonl",
 ]

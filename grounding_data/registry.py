@@ -1,9 +1,16 @@
-"""Reading any registered format into unified rows, and ``load_rows`` for training.
+"""Reading any registered format into rows, and ``load_rows``, the one row loader of training and evaluation.
+
+Grounding formats and question formats (``vqa``, ``grade``) live in one registry
+(:data:`grounding_data.formats.FORMATS`, a ``task`` on each) and are read and checked one way: the
+same common options (``split``, ``skip_bad``, ...), the format's own options converted to their types
+and unknown ones refused, bad rows raised or skipped and counted.
 
 Example::
 
-    >>> formats()
+    >>> formats("grounding")
     ['ham10000', 'tn3k', 'ms-cxr', 'chestx-ray8', 'vindr-cxr', 'rsna', 'vlm-r1', 'coco']
+    >>> formats("vqa")
+    ['med-r1', 'omnimedvqa']
 """
 
 from __future__ import annotations
@@ -14,14 +21,18 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from grounding_data.errors import ConversionReport
-from grounding_data.formats import FORMATS, FormatSpec
+from grounding_data.formats import FORMATS, GROUNDING, FormatSpec
 from grounding_data.formats._context import DEFAULT_TEMPLATE, ReadContext, no_progress
 from grounding_data.rows import GroundingRow, read_jsonl
 
 
-def formats() -> list[str]:
-    """Names of the registered dataset formats."""
-    return list(FORMATS)
+JSONL_TASK = GROUNDING
+"""The task of a unified jsonl file (what ``medloc data convert`` writes: grounding rows)."""
+
+
+def formats(task: str | None = None) -> list[str]:
+    """Names of the registered dataset formats, or of those whose rows are for ``task``."""
+    return [name for name, spec in FORMATS.items() if task is None or spec.task == task]
 
 
 def format_spec(name: str) -> FormatSpec:
@@ -38,6 +49,8 @@ def format_options(name: str) -> dict[str, tuple[type, object]]:
 
         >>> format_options("rsna")["label"]
         (<class 'str'>, 'lung opacity')
+        >>> format_options("graded-jsonl")["grades"]
+        (list[str], None)
     """
     reader = format_spec(name).reader
     hints = typing.get_type_hints(reader)
@@ -77,7 +90,7 @@ def iter_rows(format: str, root: str | Path, report: ConversionReport, *, split:
         raise ValueError(f"unknown option(s) {unknown} for format {format}; it accepts {sorted(known)}")
     typed = {k: _convert(k, v, known[k][0]) for k, v in options.items()}
     ctx = ReadContext(report, skip_bad, template, clip_boxes, progress)
-    return spec.reader(Path(root).absolute(), ctx, split, **typed)
+    return spec.reader(Path(root).expanduser().absolute(), ctx, split, **typed)
 
 
 def read(format: str, root: str | Path, **options) -> tuple[list[GroundingRow], ConversionReport]:
@@ -95,15 +108,16 @@ def read(format: str, root: str | Path, **options) -> tuple[list[GroundingRow], 
 
 
 def load_rows(spec: str, root: str | None = None, skip_bad: bool = False,
-              **options) -> tuple[list[GroundingRow], ConversionReport]:
-    """Rows for ``medloc train --data SPEC``.
+              **options) -> tuple[list[GroundingRow | dict], ConversionReport]:
+    """Rows for ``medloc train --data SPEC`` and ``medloc eval --data SPEC``.
 
     ``spec`` is either a unified jsonl file (written by ``medloc data convert``; image
     paths relative to the file's folder or absolute; every line validated) or a format
-    name from :func:`formats` (then ``root`` is the dataset folder and ``options`` go to
+    name from :func:`formats` (then ``root`` is the dataset folder or file and ``options`` go to
     :func:`read`). Bad rows raise ``DataError`` naming file and row, or with
-    ``skip_bad=True`` are skipped and counted in the returned report. Boxes are
-    [x1, y1, x2, y2] in pixels of the original image (width x height).
+    ``skip_bad=True`` are skipped and counted in the returned report. Grounding rows are
+    :class:`GroundingRow` (boxes [x1, y1, x2, y2] in pixels of the original image, width x
+    height); question rows are dicts (see :mod:`grounding_data.formats._questions`).
 
     Example::
 
@@ -121,6 +135,8 @@ def load_rows(spec: str, root: str | None = None, skip_bad: bool = False,
 
 
 def _convert(name: str, value: object, kind: type) -> object:
+    if typing.get_origin(kind) is list:
+        return [part.strip() for part in value.split(",")] if isinstance(value, str) else list(value)
     if kind is str:
         return value if isinstance(value, str) else str(value)  # a command line reads image_root=2024 as 2024
     if not isinstance(value, str):

@@ -37,7 +37,6 @@ BRIGHTNESS = ("brighter", "darker")
 COUNTS = ("1", "2", "3", "4")
 VQA_KINDS = ("quadrant", "count", "brightness")
 SIZE_GRADES = ("0", "1", "2", "3")
-QUESTION_TASKS = ("vqa", "grade")
 _OPTION_STREAM = 7
 """Seed-stream id of the option shuffles (apart from the scenes' own streams)."""
 
@@ -153,12 +152,16 @@ def question_split(task: str, split: str, n: int, config: SyntheticConfig | None
         >>> [row["question_type"] for row in question_split("vqa", "heldout", 3)]
         ['quadrant', 'count', 'brightness']
     """
-    if task not in QUESTION_TASKS:
-        raise ValueError(f"task={task!r}: synthetic questions exist for {', '.join(QUESTION_TASKS)}")
+    if task not in ROW_MAKERS:
+        raise ValueError(f"task={task!r}: synthetic questions exist for {', '.join(ROW_MAKERS)}")
     if split not in SPLITS:
         raise ValueError(f"split={split!r}: choose from {sorted(SPLITS)}")
     if n < 0:
         raise ValueError(f"question_split: n={n} must be >= 0")
-    make_row = vqa_row if task == "vqa" else grade_row
+    make_row = ROW_MAKERS[task]
     config = config or difficulty("easy")
     return [make_row(config, split, seed, index) for index in range(n)]
+
+
+ROW_MAKERS = {"vqa": vqa_row, "grade": grade_row}
+"""The synthetic row of each question task: ``make_row(config, split, seed, index)``."""

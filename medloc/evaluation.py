@@ -1,7 +1,7 @@
 """Greedy predictions on held-out rows and the paper's metrics (A@0.5, A@0.8, pseudo-mAP, mIoU).
 
 Used by ``medloc eval``, by ``medloc train`` for its held-out summary and periodic held-out
-evaluations, and by the warm start's probe.
+evaluations (any task's, through :func:`evaluate_task`), and by the warm start's probe.
 
 Example:
     >>> from medloc.builtin.tiny_model import build_tiny_vlm
@@ -114,6 +114,17 @@ class EvaluationResult:
     valid: list[bool] = field(default_factory=list)
     scores: BoxScores | None = None
 
+    def to_json(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Metrics and one record per row (what ``medloc eval --json`` writes).
+
+        Example:
+            >>> EvaluationResult({"mIoU": 0.5}, ["[0,0,5,10]"], [0.5], [True]).to_json([{"id": "r1"}])["rows"]
+            [{'id': 'r1', 'answer': '[0,0,5,10]', 'iou': 0.5, 'valid': True}]
+        """
+        return {"metrics": self.metrics, "rows": [
+            {"id": row.get("id"), "answer": answer, "iou": iou, "valid": valid}
+            for row, answer, iou, valid in zip(rows, self.answers, self.ious, self.valid)]}
+
 
 def score_answers(
     answers: Sequence[Any],
@@ -135,6 +146,24 @@ def score_answers(
     metric.update(scores.ious, valid=scores.valid)
     metrics = {key: float(value) for key, value in metric.compute().items()}
     return EvaluationResult(metrics, list(map(str, answers)), scores.ious.tolist(), scores.valid.tolist(), scores)
+
+
+def evaluate_task(model: Any, processor: Any, rows: Sequence[Mapping[str, Any]], task: Any, setup: Any,
+                  batch_size: int = 64, max_new_tokens: int = 40) -> Any:
+    """Greedy answers to ``rows`` with a task's prompts, scored by the task (see :mod:`medloc.tasks`).
+
+    Example:
+        >>> from medloc.builtin.tiny_model import build_tiny_vlm
+        >>> from medloc.tasks import AnswerSetup, get_task
+        >>> model, processor = build_tiny_vlm()
+        >>> vqa = get_task("vqa")
+        >>> evaluate_task(model, processor, vqa.synthetic_rows("heldout", 2, None, 0), vqa, AnswerSetup(),
+        ...               max_new_tokens=4).metrics["n"]
+        2
+    """
+    answers = generate_answers(model, processor, rows, batch_size=batch_size, max_new_tokens=max_new_tokens,
+                               prompt=lambda row: task.prompt(row, setup))
+    return task.score(answers, rows, setup)
 
 
 def evaluate(

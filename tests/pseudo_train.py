@@ -2,7 +2,8 @@
 
 An untrained tiny model never writes a box, so real IoUs are all 0 and the schedule's state would
 not depend on what was generated. Here the curriculum's IoUs are a hash of each completion
-(``tests.trl_support.pseudo_ious``): the state then differs as soon as one generated token does.
+(``tests.trl_support.pseudo_ious``, through a grounding task registered in its place): the state then
+differs as soon as one generated token does.
 
 With ``MEDLOC_TEST_TAU_LOG=<folder>`` every rank appends ``{"step", "tau", "state"}`` after each
 optimizer step to ``<folder>/taus.rank<R>.jsonl``, and ``{"answered", "answers"}`` per held-out
@@ -25,16 +26,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch.distributed as dist  # noqa: E402
 
-import medloc.curriculum  # noqa: E402
 import medloc.app.heldout  # noqa: E402
-from tests.trl_support import pseudo_ious  # noqa: E402
+import medloc.curriculum  # noqa: E402
+from medloc.tasks import register_task  # noqa: E402
+from tests.trl_support import ScoredGrounding, pseudo_ious  # noqa: E402
 
 TAU_LOG_ENV = "MEDLOC_TEST_TAU_LOG"
 
 
 def install(tau_log: str | None) -> None:
-    """Swap in the pseudo IoUs; with ``tau_log``, record every rank's tau and schedule state per step."""
-    medloc.curriculum.ious_from_columns = lambda completions, frame, columns: pseudo_ious(completions, columns)
+    """Score grounding with the pseudo IoUs; with ``tau_log``, record every rank's tau and schedule state per step."""
+    register_task(ScoredGrounding(pseudo_ious))
     if not tau_log:
         return
     curriculum, heldout = medloc.curriculum.ThresholdCurriculum, medloc.app.heldout.HeldoutEvaluation

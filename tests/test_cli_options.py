@@ -32,7 +32,8 @@ from medloc.curriculum import IoUCurriculum
         (["--learning-rate", "-1"], "--learning-rate: must be a number > 0"),
         (["--frame", "grid-abc"], "--frame:"),
         (["--difficulty", "insane"], "Invalid value for '--difficulty'"),
-        (["--data", "missing.jsonl"], "--data: 'missing.jsonl' is neither 'synthetic', an existing jsonl file"),
+        (["--data", "missing.jsonl"], "--data: --task grounding reads 'synthetic', an existing unified jsonl file or a "
+                                      "grounding format (ham10000, tn3k"),
         (["--data", "tn3k"], "--data-root: dataset format 'tn3k' needs the dataset folder"),
         (["--model", "./no/such/model"], "--model: ./no/such/model is not a folder with a saved model"),
         (["--grpo", "betta=0.1"], "--grpo: GRPOConfig has no option 'betta'; did you mean 'beta'?"),

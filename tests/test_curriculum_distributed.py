@@ -13,7 +13,7 @@ from accelerate import PartialState
 
 from medloc.curriculum import IoUCurriculum
 from schedulers import AdaptiveSchedule
-from tests.test_cli_train import free_port
+from tests.trl_support import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -65,4 +65,5 @@ def test_eval_command_prints_and_writes_metrics(monkeypatch, tmp_path):
 def test_eval_command_names_a_bad_data_argument():
     result = CliRunner().invoke(main, ["eval", "--model", "x", "--data", "nope.jsonl"])
     assert result.exit_code == 2
-    assert "--data: 'nope.jsonl' is neither 'synthetic'" in result.output
+    assert "--data: --task grounding reads 'synthetic', an existing unified jsonl file or a grounding format" in (
+        result.output)

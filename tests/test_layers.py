@@ -98,6 +98,13 @@ def test_importing_the_library_loads_neither_the_application_nor_the_builtin_mod
     assert result.stdout.strip() == "[]"
 
 
+def test_listing_the_tasks_loads_neither_torch_nor_a_task_module():
+    code = ("import sys\nfrom medloc.tasks import task_names\nnames = task_names()\n"
+            "print(names, 'torch' in sys.modules, sorted(m for m in sys.modules if m.startswith('medloc.tasks.')))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "['grounding', 'vqa', 'grade'] False ['medloc.tasks.base']"
+
+
 def test_the_library_does_not_export_the_tiny_model():
     import medloc
 

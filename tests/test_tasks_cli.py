@@ -20,10 +20,10 @@ SHORT = ["--no-warm-start", "--max-steps", "2", "--prompts-per-step", "2", "--nu
     [
         (["--task", "quiz"], "Invalid value for '--task'"),
         (["--task", "vqa", "--data", "tn3k"],
-         "--data: --task vqa reads 'synthetic' or a question format (med-r1, omnimedvqa), got 'tn3k'"),
+         "--data: --task vqa reads 'synthetic' or a vqa format (med-r1, omnimedvqa), got 'tn3k' (a grounding format)"),
         (["--task", "grade", "--data", "med-r1", "--data-root", "."],
-         "--data: --task grade reads 'synthetic' or a question format (graded-jsonl), got 'med-r1' (a vqa format)"),
-        (["--task", "vqa", "--data", "omnimedvqa"], "--data-root: question format 'omnimedvqa' needs the dataset"),
+         "--data: --task grade reads 'synthetic' or a grade format (graded-jsonl), got 'med-r1' (a vqa format)"),
+        (["--task", "vqa", "--data", "omnimedvqa"], "--data-root: dataset format 'omnimedvqa' needs the dataset"),
         (["--task", "vqa", "--data", "med-r1", "--data-root", "no/such/Splits"], "--data-root: no/such/Splits"),
         (["--task", "grade", "--class-descriptions", "missing.yaml"], "--class-descriptions: cannot read missing.yaml"),
         (["--class-descriptions", "grades.yaml"], "--class-descriptions: prior knowledge is for --task vqa or --task"),
@@ -31,18 +31,18 @@ SHORT = ["--no-warm-start", "--max-steps", "2", "--prompts-per-step", "2", "--nu
     ],
 )
 def test_invalid_task_settings_fail_before_any_model_is_built(arguments, message, monkeypatch):
-    import medloc.app.question_training
+    import medloc.app.training
 
-    monkeypatch.setattr(medloc.app.question_training, "prepare_model", lambda *a, **k: pytest.fail("a model was prepared"))
+    monkeypatch.setattr(medloc.app.training, "prepare_model", lambda *a, **k: pytest.fail("a model was prepared"))
     result = CliRunner().invoke(main, ["train", *arguments])
     assert result.exit_code == 2, result.output
     assert message in result.output
 
 
 def test_a_bad_question_row_is_reported_with_file_and_item(tmp_path, monkeypatch):
-    import medloc.app.question_training
+    import medloc.app.training
 
-    monkeypatch.setattr(medloc.app.question_training, "prepare_model", lambda *a, **k: pytest.fail("a model was prepared"))
+    monkeypatch.setattr(medloc.app.training, "prepare_model", lambda *a, **k: pytest.fail("a model was prepared"))
     split = tmp_path / "X-Ray_train.json"
     split.write_text(json.dumps([{"image": "a.png", "problem": "Q? A)yes, B)no", "solution": "<answer> A </answer>"}]))
     result = CliRunner().invoke(main, ["train", "--task", "vqa", "--data", "med-r1", "--data-root", str(split),
@@ -96,7 +96,7 @@ def test_grade_run_on_the_grounding_model_drives_the_tolerance_with_the_schedule
     assert json.loads((root / "boxes" / "final_model" / "medloc.json").read_text())["frame"] == "grid-100"
     assert "threshold: 0.30 -> " in output and "(tolerance 2.10 -> " in output
     summary = json.loads((root / "grade" / "summary.json").read_text())
-    assert summary["num_grades"] == 4 and summary["start_threshold"] == 0.3
+    assert summary["threshold_note"].startswith(" (tolerance 2.10 -> ") and summary["start_threshold"] == 0.3
     assert set(summary["heldout"]) == {"accuracy", "within_1", "mae", "valid_rate", "n"}
     info = json.loads((root / "grade" / "final_model" / "medloc.json").read_text())
     assert info["task"] == "grade" and info["class_descriptions"].endswith("sizes.yaml")

@@ -21,8 +21,7 @@ import torch.multiprocessing as mp
 
 from medloc.distributed import gather_shards, shard
 from tests.pseudo_train import TAU_LOG_ENV
-from tests.test_cli_train import free_port
-from tests.test_train_resume import RISING
+from tests.trl_support import RISING, free_port
 
 pytestmark = pytest.mark.slow
 

@@ -1,9 +1,12 @@
 """A resumed ``medloc train`` is the uninterrupted run: same metrics after the checkpoint, same schedule state.
 
-IoUs come from the completion text (``tests.trl_support.pseudo_ious``), so the schedule's state
-records what was generated: a resumed policy with other weights (transformers' resume of
-Qwen2-VL checkpoints, huggingface/transformers#43701) or rows in another order (TRL's sampler
-in a later epoch) would show up here.
+The run is cut as a crash would leave it: the last complete checkpoint, a newer checkpoint folder
+whose save did not finish (no ``trainer_state.json``), and ``metrics.jsonl`` lines logged after the
+checkpoint, the last one cut mid-write. Grounding is scored with IoUs derived from the completion
+text (``tests.trl_support.pseudo_ious``), so the schedule's state records what was generated: a
+resumed policy with other weights (transformers' resume of Qwen2-VL checkpoints,
+huggingface/transformers#43701) or rows in another order (TRL's sampler in a later epoch) would
+show up here.
 """
 
 from __future__ import annotations
@@ -14,18 +17,13 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-import medloc.curriculum
 from medloc.app.cli import main
-from tests.trl_support import pseudo_ious
+from tests.trl_support import RISING, pseudo_ious
 
 pytestmark = pytest.mark.slow
 
 STATE_KEY = "medloc:iou_curriculum"
 TIMING = {"step_time", "train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss"}
-# pseudo IoUs are spread over [0, 1]: rewards vary within groups from the first step (so the
-# policy learns before the checkpoint) and tau rises whenever the last 2 steps clear a hit rate of 0.3
-RISING = ["--schedule", "adaptive", "--start", "0.3", "--window", "2", "--schedule-option", "min_hit_rate=[[0, 0.3]]",
-          "--schedule-option", "max_reward_std=[[0, 0.6]]", "--schedule-option", "min_margin=0.0"]
 # 4 training rows, 2 per step: the resume at step 3 lands in the second epoch; a high learning
 # rate makes the policy's samples depend on its weights within a few steps
 RUN = [*RISING, "--no-warm-start", "--max-steps", "6", "--grpo", "save_steps=3", "--train-rows", "4",
@@ -44,20 +42,26 @@ def schedule_state(checkpoint):
 
 def step_metrics(run):
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return {line["step"]: {k: v for k, v in line.items() if k not in TIMING} for line in lines
-            if "train_runtime" not in line}
+    return [(line["step"], {k: v for k, v in line.items() if k not in TIMING}) for line in lines
+            if "train_runtime" not in line]
 
 
-def test_resumed_run_reaches_the_uninterrupted_runs_schedule_state(tmp_path, monkeypatch):
-    monkeypatch.setattr(medloc.curriculum, "ious_from_columns", lambda completions, frame, columns: pseudo_ious(completions, columns))
+def test_a_run_resumed_after_a_crash_is_the_uninterrupted_run(tmp_path, scored_grounding, caplog):
+    scored_grounding(pseudo_ious)
     uninterrupted, resumed = tmp_path / "uninterrupted", tmp_path / "resumed"
     train(uninterrupted)
-    shutil.copytree(uninterrupted / "checkpoint-3", resumed / "checkpoint-3")  # as if killed after step 3
-    train(resumed, "--resume")
+    shutil.copytree(uninterrupted / "checkpoint-3", resumed / "checkpoint-3")  # the last complete save
+    (resumed / "checkpoint-5").mkdir()  # a save cut short: no trainer_state.json
+    logged = (uninterrupted / "metrics.jsonl").read_text().splitlines(keepends=True)
+    (resumed / "metrics.jsonl").write_text("".join(logged[:5]) + logged[5][:20])  # steps 1-5, the last cut
+    with caplog.at_level("WARNING", logger="medloc.checkpoints"):
+        train(resumed, "--resume")
 
+    assert "Skipping" in caplog.text and "checkpoint-5" in caplog.text
     expected = schedule_state(uninterrupted / "checkpoint-6")
     assert expected["threshold"] > 0.0  # tau rose, so the state is not the trivial one
     assert schedule_state(resumed / "checkpoint-6") == expected
-    before, after = step_metrics(uninterrupted), step_metrics(resumed)
-    assert sorted(after) == [4, 5, 6]
-    assert {step: before[step] for step in after} == after  # every logged number, e.g. loss, kl, mean IoU
+    assert step_metrics(resumed) == step_metrics(uninterrupted)  # steps 1-3 kept, 4-6 redone, each once
+    summary = json.loads((resumed / "summary.json").read_text())
+    at_checkpoint = schedule_state(uninterrupted / "checkpoint-3")["threshold"]
+    assert summary["steps"] == 6 and summary["threshold_trajectory"][0] == [3, at_checkpoint]

@@ -1,14 +1,19 @@
-"""``medloc train`` building blocks: the soft-IoU reward option and the vision tower's learning rate."""
+"""``medloc train`` building blocks: the soft-IoU reward option and the vision tower's learning rate (every task)."""
 
 from types import SimpleNamespace
 
 import pytest
 
-from medloc.curriculum import IoUCurriculum
+from medloc.app.model_setup import run_optimizer, vision_lr_scale
 from medloc.app.settings import SettingsError, TrainSettings
+from medloc.app.training import prepare_run
 from medloc.builtin.tiny_model import build_tiny_vlm
-from medloc.app.training import grounding_reward
-from medloc.app.vision_optimizer import vision_lr_scale, vision_scaled_optimizer
+from medloc.curriculum import IoUCurriculum
+from medloc.tasks import AnswerSetup, get_task, task_names
+
+
+def grounding_reward(kind, curriculum):
+    return get_task("grounding").reward_functions(AnswerSetup(), curriculum, kind)[1]
 
 COLUMNS = {"boxes": [[[0, 0, 10, 10]]] * 2, "width": [100] * 2, "height": [100] * 2}
 
@@ -41,16 +46,16 @@ ARGS = SimpleNamespace(learning_rate=1e-4, adam_beta1=0.9, adam_beta2=0.999, ada
 
 def test_scale_zero_freezes_the_vision_tower_and_one_leaves_trl_in_charge():
     model, _ = build_tiny_vlm(seed=0)
-    assert vision_scaled_optimizer(model, ARGS, 1.0) is None
+    assert run_optimizer(model, ARGS, 1.0) is None
     assert all(p.requires_grad for p in model.model.visual.parameters())
-    assert vision_scaled_optimizer(model, ARGS, 0.0) is None
+    assert run_optimizer(model, ARGS, 0.0) is None
     assert not any(p.requires_grad for p in model.model.visual.parameters())
     assert all(p.requires_grad for p in model.model.language_model.parameters())
 
 
 def test_other_scales_give_the_vision_tower_its_own_learning_rate():
     model, _ = build_tiny_vlm(seed=0)
-    optimizer = vision_scaled_optimizer(model, ARGS, 0.1)
+    optimizer = run_optimizer(model, ARGS, 0.1)
     language, vision = optimizer.param_groups
     assert (language["lr"], vision["lr"]) == (1e-4, pytest.approx(1e-5))
     assert sum(p.numel() for p in vision["params"]) == sum(p.numel() for p in model.model.visual.parameters())
@@ -59,3 +64,19 @@ def test_other_scales_give_the_vision_tower_its_own_learning_rate():
 def test_negative_scale_is_refused():
     with pytest.raises(SettingsError, match="--vision-lr-scale: must be a number >= 0"):
         TrainSettings(vision_lr_scale=-1).validate()
+
+
+@pytest.mark.parametrize("task", task_names())
+def test_every_task_trains_the_vision_tower_at_its_own_learning_rate(task, tmp_path):
+    def run(**options):
+        settings = TrainSettings(task=task, warm_start=False, max_steps=1, prompts_per_step=1, num_generations=2,
+                                 heldout_rows=1, train_rows=2, output_dir=str(tmp_path / str(options)), **options)
+        return prepare_run(settings.validate(), progress=False).trainer
+
+    frozen = run()  # the built-in model's default: the vision tower frozen
+    assert frozen.optimizer is None
+    assert not any(p.requires_grad for p in frozen.model.model.visual.parameters())
+    scaled = run(vision_lr_scale=0.5)
+    language, vision = scaled.optimizer.param_groups
+    assert (language["lr"], vision["lr"]) == (1e-4, 5e-5)
+    assert sum(p.numel() for p in vision["params"]) == sum(p.numel() for p in scaled.model.model.visual.parameters())

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from grounding_data import DataError
-from grounding_data.question_formats import load_questions, question_formats, solution_letter, split_problem
+from grounding_data import DataError, formats, load_rows
+from grounding_data.formats.med_r1 import solution_letter, split_problem
 from grounding_data.synthetic import difficulty, make_scene
 from grounding_data.synthetic_questions import (
     SIZE_GRADES,
@@ -80,7 +80,7 @@ def test_split_problem_and_solution_letter():
 
 def test_med_r1_splits_load_with_modality_and_question_type_merged(tmp_path):
     splits = med_r1(tmp_path)
-    rows, report = load_questions("med-r1", splits, split="test", image_root=tmp_path / "OmniMedVQA")
+    rows, report = load_rows("med-r1", splits, split="test", image_root=tmp_path / "OmniMedVQA")
     assert report.rows == 2 and report.n_skipped == 0
     by_answer = {row["answer"]: row for row in rows}
     drimdb, stage = by_answer["C"], by_answer["A"]
@@ -90,7 +90,7 @@ def test_med_r1_splits_load_with_modality_and_question_type_merged(tmp_path):
     assert (stage["modality"], stage["question_type"]) == ("CT(Computed Tomography)", "Lesion Grading")
     assert stage["options"] == ["Stage Ib", "Stage IIIc", "Stage IIc", "Stage 0"]
     assert Path(stage["image"]).is_file() and stage["source"] == "med-r1"
-    one_file, _ = load_questions("med-r1", splits / "modality" / "train" / "Fundus Photography_train.json",
+    one_file, _ = load_rows("med-r1", splits / "modality" / "train" / "Fundus Photography_train.json",
                                  image_root=tmp_path / "OmniMedVQA")
     assert [(row["modality"], row["question_type"]) for row in one_file] == [("Fundus Photography", "unknown")]
 
@@ -104,16 +104,16 @@ def test_med_r1_bad_items_name_file_and_item_or_are_skipped(tmp_path):
         {"image": "Images/DRIMDB/drimdb_bad (24).jpg", "problem": "No options here?", "solution": "A"},
     ]))
     with pytest.raises(DataError) as error:
-        load_questions("med-r1", splits, split="test", image_root=tmp_path / "OmniMedVQA")
+        load_rows("med-r1", splits, split="test", image_root=tmp_path / "OmniMedVQA")
     assert str(error.value) == (f"{bad}, item 1: bad answer: '<answer> E </answer>' names none of options A-C")
-    rows, report = load_questions("med-r1", splits, split="test", image_root=tmp_path / "OmniMedVQA", skip_bad=True)
+    rows, report = load_rows("med-r1", splits, split="test", image_root=tmp_path / "OmniMedVQA", skip_bad=True)
     assert len(rows) == 2
     assert dict(report.skipped) == {"bad answer": 1, "missing image": 1, "no options": 1}
     assert "item 2: missing image" in report.examples["missing image"][0]
 
 
 def test_omnimedvqa_qa_files_load(tmp_path):
-    rows, report = load_questions("omnimedvqa", omnimedvqa(tmp_path))
+    rows, report = load_rows("omnimedvqa", omnimedvqa(tmp_path))
     assert report.rows == 2
     first, second = rows
     assert first["options"] == ["No, It's normal.", "Glaucoma"] and first["answer"] == "B"
@@ -128,8 +128,8 @@ def test_omnimedvqa_answer_outside_the_options_is_an_error(tmp_path):
              "image_path": "Images/ACRIMA/Im553_g_ACRIMA.png", "modality_type": "Fundus", "question_type": "Dx"}
     root = omnimedvqa(tmp_path, [wrong])
     with pytest.raises(DataError, match=r"ACRIMA\.json, item 3: bad answer: gt_answer 'Cataract' is none of"):
-        load_questions("omnimedvqa", root)
-    rows, report = load_questions("omnimedvqa", root, skip_bad=True)
+        load_rows("omnimedvqa", root)
+    rows, report = load_rows("omnimedvqa", root, skip_bad=True)
     assert len(rows) == 2 and report.skipped["bad answer"] == 1
 
 
@@ -140,28 +140,28 @@ def test_graded_jsonl_loads_labels_and_names_bad_lines(tmp_path):
                     '{"image": "a.png", "grade": "extreme"}\n{"image": "a.png"}\n')
     grades = ["none", "mild", "moderate", "severe"]
     with pytest.raises(DataError, match=r"grades\.jsonl, line 3: bad grade: 'extreme' is not one of the grades"):
-        load_questions("graded-jsonl", file, grades=grades)
-    rows, report = load_questions("graded-jsonl", file, grades="none, mild, moderate, severe", skip_bad=True)
+        load_rows("graded-jsonl", file, grades=grades)
+    rows, report = load_rows("graded-jsonl", file, grades="none, mild, moderate, severe", skip_bad=True)
     assert [(row["grade"], row["grades"], row["modality"]) for row in rows] == [(2, grades, "Fundus")]
     assert dict(report.skipped) == {"bad grade": 1, "missing field": 1}
     with pytest.raises(ValueError, match="graded-jsonl needs the grade labels in order"):
-        load_questions("graded-jsonl", file)
+        load_rows("graded-jsonl", file)
 
 
 def test_loader_errors_name_the_problem(tmp_path):
-    assert question_formats() == ["med-r1", "omnimedvqa", "graded-jsonl"]
-    with pytest.raises(ValueError, match="unknown question format 'vqa-rad'; known: med-r1, omnimedvqa"):
-        load_questions("vqa-rad", tmp_path)
+    assert formats("vqa") + formats("grade") == ["med-r1", "omnimedvqa", "graded-jsonl"]
+    with pytest.raises(ValueError, match="'vqa-rad' is not a format name .* so it is read as a unified jsonl file"):
+        load_rows("vqa-rad", tmp_path)
     with pytest.raises(ValueError, match=r"format med-r1 has splits \['train', 'test'\], not 'val'"):
-        load_questions("med-r1", tmp_path, split="val")
-    with pytest.raises(ValueError, match=r"unknown option\(s\) \['grades'\] for format omnimedvqa"):
-        load_questions("omnimedvqa", tmp_path, grades=["a"])
+        load_rows("med-r1", tmp_path, split="val")
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['grades'\] for format omnimedvqa; it accepts \['image_root'\]"):
+        load_rows("omnimedvqa", tmp_path, grades=["a"])
     (tmp_path / "broken.json").write_text("{not json")
     with pytest.raises(DataError, match="broken.json: unreadable file"):
-        load_questions("omnimedvqa", tmp_path)
+        load_rows("omnimedvqa", tmp_path)
     (tmp_path / "broken.json").write_text('{"question": "a dict, not a list"}')
     with pytest.raises(DataError, match="broken.json: not a list: expected a json list of questions, got dict"):
-        load_questions("omnimedvqa", tmp_path)
+        load_rows("omnimedvqa", tmp_path)
 
 
 def test_synthetic_vqa_rows_are_deterministic_and_answered_by_the_scene():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import zlib
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,21 @@ from trl import GRPOConfig, GRPOTrainer
 
 from medloc.builtin.tiny_model import build_tiny_vlm
 from medloc.curriculum import ThresholdCurriculum
+from medloc.tasks.grounding import GroundingTask
 
 IMAGE_SIZE = 56
+# pseudo IoUs are spread over [0, 1]: rewards vary within groups from the first step (so the
+# policy learns before a checkpoint) and tau rises whenever the last 2 steps clear a hit rate of 0.3
+RISING = ["--schedule", "adaptive", "--start", "0.3", "--window", "2", "--schedule-option", "min_hit_rate=[[0, 0.3]]",
+          "--schedule-option", "max_reward_std=[[0, 0.6]]", "--schedule-option", "min_margin=0.0"]
+"""``medloc train`` flags of an adaptive schedule that rises on pseudo IoUs (:func:`pseudo_ious`)."""
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def grounding_dataset(rows: int = 8) -> Dataset:
@@ -52,6 +66,21 @@ def strong_ious(completions, columns) -> np.ndarray:
 def iou_curriculum(metric, schedule="adaptive", **options) -> ThresholdCurriculum:
     """A curriculum named and logged as ``IoUCurriculum``'s, scored by ``metric`` instead of the IoU."""
     return ThresholdCurriculum(metric, schedule, name="iou_curriculum", metric_name="iou", **options)
+
+
+class ScoredGrounding(GroundingTask):
+    """The grounding task whose curriculum scores completions with ``metric`` instead of the IoU.
+
+    Registered under ``grounding`` (:func:`medloc.tasks.register_task`), it is what ``medloc train``
+    runs: the schedule then learns from scores that depend on the generated text.
+    """
+
+    def __init__(self, metric) -> None:
+        self.metric = metric
+
+    def curriculum(self, schedule, setup, tensorboard_writer=None):
+        return ThresholdCurriculum(self.metric, schedule, name=self.curriculum_name, metric_name="iou",
+                                   tensorboard_writer=tensorboard_writer)
 
 
 def grpo_config(output_dir: Path, **overrides: Any) -> GRPOConfig:

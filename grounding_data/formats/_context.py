@@ -38,6 +38,12 @@ class ReadContext:
     progress: Callable[[Sequence, str], Iterable] = no_progress
     _sizes: dict = field(default_factory=dict)
 
+    def skip_or_raise(self, error: DataError) -> None:
+        """Raise ``error``, or with ``skip_bad`` count it in the report as a skipped row."""
+        if not self.skip_bad:
+            raise error
+        self.report.skip(error)
+
     def phrase(self, label: str) -> str:
         """The referring phrase for a class label, from the template."""
         return self.template.format(label=label)
@@ -70,9 +76,7 @@ class ReadContext:
                     raise item
                 row = make_row(item)
             except DataError as err:
-                if not self.skip_bad:
-                    raise
-                self.report.skip(err)
+                self.skip_or_raise(err)
                 continue
             self.report.keep(len(row.boxes))
             yield row

@@ -1,5 +1,5 @@
 """The model a run trains: a folder or hub id as given, or the built-in model, warm-started (cached)
-or saved untrained.
+or saved untrained; and its optimizer, with the vision tower's learning rate (every task).
 
 Example:
     >>> from medloc.app.settings import TrainSettings
@@ -13,13 +13,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
 from accelerate import PartialState
 from accelerate.state import AcceleratorState
 
 from grounding_data.synthetic import difficulty
-from medloc.app.settings import TrainSettings
+from medloc.app.settings import SettingsError, TrainSettings
 from medloc.builtin.tiny_model import build_tiny_vlm, is_builtin_model
 from medloc.builtin.warmstart import METRICS_FILE, PRESET_RECIPES, WarmStartConfig, warm_start
+from medloc.vision_optimizer import vision_scaled_optimizer, vision_tower
 
 
 def warm_start_config(settings: TrainSettings) -> Any:
@@ -55,3 +57,38 @@ def prepare_model(settings: TrainSettings, progress: bool) -> tuple[str, dict[st
     metrics = json.loads((Path(path) / METRICS_FILE).read_text())
     keys = ("mIoU", "A@0.5", "A@0.8", "format_valid_rate", "constant_box_mIoU", "stalled")
     return str(path), {key: metrics[key] for key in keys if key in metrics}
+
+
+def vision_lr_scale(settings: TrainSettings) -> float:
+    """The vision tower's learning-rate multiple: ``--vision-lr-scale``, else 0 (frozen) for the
+    built-in model and 1 for other models.
+
+    Example:
+        >>> vision_lr_scale(TrainSettings()), vision_lr_scale(TrainSettings(model="Qwen/Qwen2.5-VL-3B-Instruct"))
+        (0.0, 1.0)
+    """
+    if settings.vision_lr_scale is not None:
+        return float(settings.vision_lr_scale)
+    return 0.0 if is_builtin_model(settings.model) else 1.0
+
+
+def run_optimizer(model: Any, args: Any, scale: float) -> torch.optim.Optimizer | None:
+    """The run's optimizer: TRL's own (None) at scale 1; at scale 0 the vision tower is frozen
+    (``requires_grad`` off) and TRL's optimizer skips it; otherwise AdamW with the tower at
+    ``scale`` x the learning rate (:func:`medloc.vision_optimizer.vision_scaled_optimizer`).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> run_optimizer(None, SimpleNamespace(), 1.0) is None
+        True
+    """
+    if scale == 1.0:
+        return None
+    try:
+        if scale == 0.0:
+            vision_tower(model).requires_grad_(False)
+            return None
+        return vision_scaled_optimizer(model, args.learning_rate, scale, weight_decay=args.weight_decay,
+                                       betas=(args.adam_beta1, args.adam_beta2), eps=args.adam_epsilon)
+    except ValueError as error:
+        raise SettingsError("--vision-lr-scale", str(error)) from None

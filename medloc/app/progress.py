@@ -22,7 +22,9 @@ from typing import Any, Protocol
 from tqdm.auto import tqdm
 from transformers import TrainerCallback
 
-BAR_KEYS = {"medloc/threshold": "tau", "medloc/hit_rate": "hit", "reward": "reward"}
+from medloc.curriculum_core import METRIC_PREFIX
+
+BAR_KEYS = {METRIC_PREFIX + "threshold": "tau", METRIC_PREFIX + "hit_rate": "hit", "reward": "reward"}
 """Logged metric -> its short name on the progress bar."""
 
 

@@ -1,5 +1,6 @@
-"""The rows of a grounding run: generated or loaded, split into training and held-out rows, images
-checked, and the TRL dataset built from them.
+"""The rows of a run, for every task, loaded one way: generated (the task's synthetic rows) or read
+from a dataset (:func:`grounding_data.load_rows`), split into training and held-out rows, images
+checked; the rows ``medloc eval`` scores; and the TRL dataset built from them.
 
 Example:
     >>> train, held = split_rows([{"id": i} for i in range(4)], heldout=1, seed=0)
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,13 +21,13 @@ import numpy as np
 from datasets import Dataset
 from datasets import Image as ImageFeature
 
-from grounding_data import DataError, load_rows
+from grounding_data import DataError, GroundingRow, load_rows
 from grounding_data.checks import decode_image
 from grounding_data.dicom import is_dicom_path, read_dicom
-from grounding_data.synthetic import difficulty, generate_split
-from medloc.app.settings import SYNTHETIC, SettingsError, TrainSettings
-from grounding_data.frames import CoordinateFrame
-from medloc.prompts import build_prompt
+from grounding_data.frames import CoordinateFrame, get_frame
+from grounding_data.synthetic import difficulty
+from medloc.app.settings import SYNTHETIC, SettingsError, TrainSettings, check_data
+from medloc.tasks import DEFAULT_TASK, AnswerSetup, Task, get_task
 
 
 def split_rows(rows: Sequence[Mapping[str, Any]], heldout: int, seed: int) -> tuple[list[dict], list[dict]]:
@@ -43,26 +45,54 @@ def split_rows(rows: Sequence[Mapping[str, Any]], heldout: int, seed: int) -> tu
     return train, held
 
 
-def load_data(settings: TrainSettings) -> tuple[list[dict], list[dict], dict | None]:
+def dataset_rows(data: str, data_root: str | None, options: Mapping[str, Any],
+                 skip_bad: bool) -> tuple[list[dict], Any]:
+    """Every row of a dataset (a format or a unified jsonl) as dicts, and the reader's report.
+
+    A bad row raises ``DataError`` naming its file and row (unless ``skip_bad``); a bad reader option
+    is a :class:`SettingsError` naming ``--data-option``.
+    """
+    try:
+        rows, report = load_rows(data, data_root, skip_bad=skip_bad, **options)
+    except DataError:
+        raise  # names its file and row; the commands report it as is
+    except ValueError as error:
+        raise SettingsError("--data-option", str(error)) from None
+    return [row.to_dict() if isinstance(row, GroundingRow) else dict(row) for row in rows], report
+
+
+def load_data(settings: TrainSettings, task: Task) -> tuple[list[dict], list[dict], dict | None]:
     """Training and held-out rows for the run, and the data report (real datasets only)."""
     if settings.data == SYNTHETIC:
         config = difficulty(settings.difficulty)
         needed = settings.train_rows or settings.max_steps * settings.prompts_per_step
-        train = generate_split("train", needed, config, seed=settings.seed)
-        heldout = generate_split("heldout", settings.heldout_rows, config, seed=settings.seed)
+        train = task.synthetic_rows("train", needed, config, settings.seed)
+        heldout = task.synthetic_rows("heldout", settings.heldout_rows, config, settings.seed)
         return train, heldout, None
-    rows, report = load_rows(
-        settings.data, settings.data_root, skip_bad=settings.skip_bad, **settings.data_options
-    )
+    rows, report = dataset_rows(settings.data, settings.data_root, settings.data_options, settings.skip_bad)
     if len(rows) < 2:
         raise SettingsError("--data", f"{settings.data} gave {len(rows)} usable row(s); need at least 2")
-    train, heldout = split_rows([row.to_dict() for row in rows], settings.heldout_rows, settings.seed)
+    train, heldout = split_rows(rows, settings.heldout_rows, settings.seed)
     if settings.train_rows is not None:
         train = train[: settings.train_rows]
     train, heldout = (readable_rows(part, settings.data, settings.skip_bad, report) for part in (train, heldout))
     if not train:
         raise SettingsError("--data", f"{settings.data}: no training row has a readable image")
     return train, heldout, report.to_dict()
+
+
+def evaluation_rows(task: Task, data: str, data_root: str | None, options: Mapping[str, Any], skip_bad: bool,
+                    count: int, preset: str = "easy", seed: int = 0) -> list[dict]:
+    """The first ``count`` rows ``medloc eval`` scores: the task's synthetic held-out split, or a dataset's.
+
+    Example:
+        >>> [row["question_type"] for row in evaluation_rows(get_task("vqa"), "synthetic", None, {}, False, 2)]
+        ['quadrant', 'count']
+    """
+    if data == SYNTHETIC:
+        return task.synthetic_rows("heldout", count, difficulty(preset), seed)
+    check_data(task.name, data, data_root)
+    return dataset_rows(data, data_root, options, skip_bad)[0][:count]
 
 
 def readable_rows(rows: Sequence[dict], source: str, skip_bad: bool, report: Any) -> list[dict]:
@@ -90,14 +120,17 @@ def readable_rows(rows: Sequence[dict], source: str, skip_bad: bool, report: Any
                 if not skip_bad:
                     raise
                 report.skip(error)
-                report.rows, report.boxes = report.rows - 1, report.boxes - len(row["boxes"])
+                report.rows, report.boxes = report.rows - 1, report.boxes - len(row.get("boxes", ()))
                 continue
         kept.append(row)
     return kept
 
 
-def training_dataset(rows: Sequence[Mapping[str, Any]], reasoning: str, frame: str | CoordinateFrame) -> Dataset:
-    """A TRL dataset: ``prompt`` (conversational), ``image``, ``boxes``, ``width``, ``height``.
+def training_dataset(rows: Sequence[Mapping[str, Any]], reasoning: str = "none",
+                     frame: str | CoordinateFrame = "pixels", task: str | Task = DEFAULT_TASK,
+                     descriptions: Mapping[str, str] | None = None) -> Dataset:
+    """A TRL dataset: ``prompt`` (conversational), ``image`` and the task's truth columns
+    (grounding: ``boxes``, ``width``, ``height``; vqa: ``answer``, ``options``; grade: ``grade``, ``grades``).
 
     Example:
         >>> from PIL import Image
@@ -105,17 +138,21 @@ def training_dataset(rows: Sequence[Mapping[str, Any]], reasoning: str, frame: s
         ...        "width": 8, "height": 8}
         >>> training_dataset([row], "none", "grid-100").column_names
         ['prompt', 'image', 'boxes', 'width', 'height']
+        >>> question = {"image": Image.new("L", (8, 8)), "question": "Q?", "options": ["yes", "no"], "answer": "B"}
+        >>> training_dataset([question], task="vqa").column_names
+        ['prompt', 'image', 'answer', 'options']
     """
-    columns: dict[str, list[Any]] = {"prompt": [], "image": [], "boxes": [], "width": [], "height": []}
+    task = get_task(task) if isinstance(task, str) else task
+    setup = AnswerSetup(reasoning, get_frame(frame) if task.uses_frame else None, descriptions)
+    columns: dict[str, list[Any]] = defaultdict(list)
     for row in rows:
-        columns["prompt"].append(build_prompt(row, reasoning, frame))
+        columns["prompt"].append(task.prompt(row, setup))
         columns["image"].append(row["image"])
-        columns["boxes"].append([list(map(float, box)) for box in row["boxes"]])
-        columns["width"].append(int(row["width"]))
-        columns["height"].append(int(row["height"]))
+        for key, value in task.truth_columns(row).items():
+            columns[key].append(value)
     if any(isinstance(image, (str, os.PathLike)) and is_dicom_path(image) for image in columns["image"]):
         columns["image"] = [_image_value(image) for image in columns["image"]]
-    dataset = Dataset.from_dict(columns)
+    dataset = Dataset.from_dict(dict(columns))
     if rows and isinstance(rows[0]["image"], (str, os.PathLike)):
         dataset = dataset.cast_column("image", ImageFeature())
     return dataset

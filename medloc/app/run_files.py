@@ -3,10 +3,11 @@
 Example:
     >>> import tempfile
     >>> from grounding_data.frames import get_frame
+    >>> from medloc.tasks import AnswerSetup
     >>> folder = tempfile.mkdtemp()
-    >>> write_model_info(folder, get_frame("grid-100"), "none")
+    >>> write_model_info(folder, "grounding", AnswerSetup(frame=get_frame("grid-100")))
     >>> read_model_info(folder)
-    {'frame': 'grid-100', 'reasoning': 'none'}
+    {'task': 'grounding', 'reasoning': 'none', 'frame': 'grid-100'}
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from grounding_data.frames import CoordinateFrame
 from medloc.builtin import warmstart
+from medloc.tasks import AnswerSetup
 
 TENSORBOARD_SUBDIR = "tensorboard"
 FINAL_MODEL_SUBDIR = "final_model"
@@ -24,16 +25,21 @@ SUMMARY_FILE = "summary.json"
 METRICS_FILE = "metrics.jsonl"
 """Every metric logged during GRPO, one JSON line per logged step."""
 MODEL_INFO_FILE = "medloc.json"
-"""Written next to a trained model: the frame and reasoning layout it answers in."""
+"""Written next to a trained model: its task, the reasoning layout, the frame and class descriptions it answers with."""
 
 
-def write_model_info(model_dir: str | Path, frame: CoordinateFrame, reasoning: str) -> None:
-    """Record how the model at ``model_dir`` writes boxes, for ``medloc eval``."""
-    Path(model_dir, MODEL_INFO_FILE).write_text(json.dumps({"frame": frame.name, "reasoning": reasoning}))
+def write_model_info(model_dir: str | Path, task: str, setup: AnswerSetup, class_descriptions: str | None = None) -> None:
+    """Record what the model at ``model_dir`` was trained for and how it answers, for ``medloc eval``."""
+    info: dict[str, Any] = {"task": task, "reasoning": setup.reasoning}
+    if setup.frame is not None:
+        info["frame"] = setup.frame.name
+    if class_descriptions:
+        info["class_descriptions"] = str(Path(class_descriptions).expanduser().absolute())
+    Path(model_dir, MODEL_INFO_FILE).write_text(json.dumps(info))
 
 
 def read_model_info(model_dir: str | Path) -> dict[str, Any]:
-    """``frame`` and ``reasoning`` recorded with a model by medloc (empty if none).
+    """``task``, ``reasoning``, ``frame`` and ``class_descriptions`` recorded with a model by medloc (empty if none).
 
     A warm-started built-in model has no model-info file; its warm-start metrics hold the same keys.
 

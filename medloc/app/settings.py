@@ -29,10 +29,6 @@ from medloc.priors import read_class_descriptions
 from medloc.builtin.tiny_model import BUILTIN_MODEL, BUILTIN_SCHEDULE_DEFAULTS, is_builtin_model
 
 SYNTHETIC = "synthetic"
-TASKS = ("grounding", "vqa", "grade")
-"""What a run trains: boxes, multiple-choice answers (Med-R1) or ordinal grades (VRFT-Aug)."""
-REWARDS = ("binary", "soft-iou")
-"""``binary``: 1[IoU >= tau], tau from the schedule; ``soft-iou``: the raw IoU (VLM-R1), the schedule only tracks."""
 SCHEDULE_FLAGS = {
     "threshold": "fixed: the constant IoU threshold",
     "start": "linear/cosine/adaptive: the first threshold",
@@ -106,8 +102,8 @@ class TrainSettings:
             ``medloc.builtin.warmstart.WarmStartConfig.label_margin``.
         cache_dir: where warm-started models are cached.
         grpo: pass-through ``GRPOConfig`` options (``--grpo KEY=VALUE``).
-        task: ``grounding`` (boxes), ``vqa`` (multiple choice) or ``grade`` (ordinal labels); see
-            :mod:`medloc.app.question_training`.
+        task: ``grounding`` (boxes), ``vqa`` (multiple choice) or ``grade`` (ordinal labels), or any
+            registered task; see :mod:`medloc.tasks`.
         class_descriptions: a YAML/JSON file ``label: description`` whose descriptions the
             ``vqa`` / ``grade`` prompts carry (prior knowledge).
     """
@@ -184,7 +180,7 @@ class TrainSettings:
             >>> TrainSettings(model="Qwen/Qwen2.5-VL-3B-Instruct").run_schedule_options()
             {}
         """
-        builtin_grounding = is_builtin_model(self.model) and self.task == "grounding"
+        builtin_grounding = is_builtin_model(self.model) and self.task == "grounding"  # where they were measured
         defaults = BUILTIN_SCHEDULE_DEFAULTS.get(self.schedule, {}) if builtin_grounding else {}
         return {**defaults, **self.schedule_options}
 
@@ -217,8 +213,6 @@ class TrainSettings:
 
         if self.difficulty not in DIFFICULTIES:
             raise SettingsError("--difficulty", f"must be one of {', '.join(DIFFICULTIES)}, got {self.difficulty!r}")
-        if self.reward not in REWARDS:
-            raise SettingsError("--reward", f"must be one of {', '.join(REWARDS)}, got {self.reward!r}")
         if self.reasoning not in REASONING_LAYOUTS:
             raise SettingsError("--reasoning", f"must be one of {', '.join(REASONING_LAYOUTS)}, got {self.reasoning!r}")
         if self.frame is not None:
@@ -253,51 +247,21 @@ class TrainSettings:
             raise SettingsError(option, message) from None
 
     def _check_data(self) -> None:
-        if self.task not in TASKS:
-            raise SettingsError("--task", f"must be one of {', '.join(TASKS)}, got {self.task!r}")
-        if self.task != "grounding":
-            self._check_question_data()
-            return
+        from medloc.tasks import get_task, task_names
+
+        try:
+            task = get_task(self.task)
+        except ValueError:
+            raise SettingsError("--task", f"must be one of {', '.join(task_names())}, got {self.task!r}") from None
         if self.class_descriptions is not None:
-            raise SettingsError("--class-descriptions", "prior knowledge is for --task vqa or --task grade")
-        if self.data == SYNTHETIC:
-            return
-        from grounding_data import formats
-
-        if self.data in formats():
-            if not self.data_root:
-                raise SettingsError("--data-root", f"dataset format {self.data!r} needs the dataset folder")
-            if not Path(self.data_root).expanduser().exists():
-                raise SettingsError("--data-root", f"{self.data_root} does not exist")
-            return
-        path = Path(self.data).expanduser()
-        if not path.is_file():
-            raise SettingsError(
-                "--data",
-                f"{self.data!r} is neither 'synthetic', an existing jsonl file, nor a format "
-                f"({', '.join(formats())})",
-            )
-
-    def _check_question_data(self) -> None:
-        """The data and class-description checks of a ``vqa`` / ``grade`` run."""
-        from grounding_data.question_formats import QUESTION_FORMATS, question_formats
-
-        if self.class_descriptions is not None:
+            check_descriptions_task(task)
             try:
                 read_class_descriptions(self.class_descriptions)
             except ValueError as error:
                 raise SettingsError("--class-descriptions", str(error)) from None
-        if self.data == SYNTHETIC:
-            return
-        names = question_formats(self.task)
-        if self.data not in names:
-            hint = f" (a {QUESTION_FORMATS[self.data].task} format)" if self.data in QUESTION_FORMATS else ""
-            raise SettingsError("--data", f"--task {self.task} reads 'synthetic' or a question format "
-                                          f"({', '.join(names)}), got {self.data!r}{hint}")
-        if not self.data_root:
-            raise SettingsError("--data-root", f"question format {self.data!r} needs the dataset file or folder")
-        if not Path(self.data_root).expanduser().exists():
-            raise SettingsError("--data-root", f"{self.data_root} does not exist")
+        if task.reward_kinds and self.reward not in task.reward_kinds:
+            raise SettingsError("--reward", f"must be one of {', '.join(task.reward_kinds)}, got {self.reward!r}")
+        check_data(self.task, self.data, self.data_root)
 
     def _check_model(self) -> None:
         if is_builtin_model(self.model):
@@ -320,6 +284,53 @@ class TrainSettings:
                 raise SettingsError(
                     "--grpo", f"GRPOConfig has no option {key!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
                 )
+
+
+def check_descriptions_task(task: Any) -> None:
+    """Raise :class:`SettingsError` naming ``--class-descriptions`` unless ``task``'s prompts carry class descriptions.
+
+    Example:
+        >>> from medloc.tasks import get_task
+        >>> check_descriptions_task(get_task("grounding"))
+        Traceback (most recent call last):
+        ...
+        medloc.app.settings.SettingsError: --class-descriptions: prior knowledge is for --task vqa or --task grade
+    """
+    from medloc.tasks import get_task, task_names
+
+    if not task.uses_descriptions:
+        takers = [name for name in task_names() if get_task(name).uses_descriptions]
+        raise SettingsError("--class-descriptions", f"prior knowledge is for --task {' or --task '.join(takers)}")
+
+
+def check_data(task: str, data: str, data_root: str | None) -> None:
+    """Check that ``data`` (``--data``) is something ``task`` reads: ``synthetic``, a dataset format for
+    that task with an existing ``data_root``, or (grounding) a unified jsonl file.
+
+    Example:
+        >>> check_data("grade", "med-r1", "data/Splits")
+        Traceback (most recent call last):
+        ...
+        medloc.app.settings.SettingsError: --data: --task grade reads 'synthetic' or a grade format (graded-jsonl), got 'med-r1' (a vqa format)
+    """
+    if data == SYNTHETIC:
+        return
+    from grounding_data.formats import FORMATS
+    from grounding_data.registry import JSONL_TASK, formats
+
+    spec = FORMATS.get(data)
+    if spec is not None and spec.task == task:
+        if not data_root:
+            raise SettingsError("--data-root", f"dataset format {data!r} needs the dataset folder or file")
+        if not Path(data_root).expanduser().exists():
+            raise SettingsError("--data-root", f"{data_root} does not exist")
+        return
+    if spec is None and task == JSONL_TASK and Path(data).expanduser().is_file():
+        return
+    jsonl = ", an existing unified jsonl file" if task == JSONL_TASK else ""
+    hint = f" (a {spec.task} format)" if spec is not None else ""
+    raise SettingsError("--data", f"--task {task} reads 'synthetic'{jsonl} or a {task} format "
+                                  f"({', '.join(formats(task))}), got {data!r}{hint}")
 
 
 def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -1,137 +1,179 @@
-"""The whole ``medloc train`` job: data, model (warm start for the built-in), GRPO with the
-reward curriculum, held-out evaluation, summary.
+"""The whole ``medloc train`` job, for every task: data, model (warm start for the built-in), GRPO with
+the task's rewards and curriculum, held-out evaluation, summary.
+
+The task (:mod:`medloc.tasks`) says what differs; this module runs the same steps for all of them:
+
+1. the run's one ``GRPOConfig`` and its one schedule (built once, spanning the run), the
+   checkpoint to resume checked against it;
+2. the rows (:func:`medloc.app.run_data.load_data`), then the model, its optimizer (the vision
+   tower's learning rate, every task) and its frame;
+3. one TensorBoard writer for the run (TRL's scalars, the curriculum's layout, the held-out metrics);
+4. GRPO (:class:`medloc.trainer.ResumableGRPOTrainer`), the final model and its model-info file;
+5. the summary (:class:`medloc.app.summary.TrainSummary`).
 
 Example:
-    >>> settings = TrainSettings(max_steps=2).validate()  # doctest: +SKIP
-    >>> summary = run_training(settings)  # doctest: +SKIP
-    >>> summary.final_threshold  # doctest: +SKIP
-    0.3
+    >>> from types import SimpleNamespace
+    >>> from medloc.app.settings import TrainSettings
+    >>> args = SimpleNamespace(max_steps=8, gradient_accumulation_steps=1)
+    >>> run_schedule(TrainSettings(schedule="linear"), args, get_task("vqa")) is None
+    True
+    >>> run_schedule(TrainSettings(schedule="linear"), args, get_task("grade")).total_steps
+    8
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from transformers import AutoModelForImageTextToText, AutoProcessor
-from transformers.trainer_callback import PrinterCallback, ProgressCallback
+from accelerate import PartialState
 
 from medloc.app.grpo_config import grpo_arguments
 from medloc.app.heldout import HeldoutEvaluation
 from medloc.app.model_frame import run_frame
-from medloc.app.model_setup import prepare_model
+from medloc.app.model_setup import prepare_model, run_optimizer, vision_lr_scale
 from medloc.app.progress import TrainingProgress
-from medloc.app.question_training import run_question_training
 from medloc.app.run_data import load_data, training_dataset
 from medloc.app.run_files import FINAL_MODEL_SUBDIR, METRICS_FILE, SUMMARY_FILE, TENSORBOARD_SUBDIR, write_model_info
 from medloc.app.settings import TrainSettings, flag
 from medloc.app.summary import TrainSummary
-from medloc.app.vision_optimizer import vision_lr_scale, vision_scaled_optimizer
 from medloc.checkpoints import resume_checkpoint
-from medloc.curriculum import IoUCurriculum
-from medloc.rewards import make_format_reward
-from medloc.trainer import ResumableGRPOTrainer
+from medloc.curriculum_core import STATE_KEY_PREFIX, build_schedule, generation_batches
+from medloc.priors import read_class_descriptions
+from medloc.tasks import AnswerSetup, Task, get_task
+from schedulers import RewardSchedule
+
+__all__ = ["run_training", "prepare_run", "run_schedule", "training_dataset", "PreparedRun"]
 
 
-def grounding_reward(kind: str, curriculum: IoUCurriculum) -> Any:
-    """The grounding reward of a run: the curriculum's binary reward, or the raw IoU (``soft-iou``).
+def run_schedule(settings: TrainSettings, args: Any, task: Task, progress: bool = False) -> RewardSchedule | None:
+    """The run's one schedule (``None`` for a task without a curriculum), spanning its generation batches.
 
-    With ``soft-iou`` the curriculum still sees every training batch, so the logs show the hit
-    rate and zero-variance share at its threshold, but its reward is not used.
-
-    Example:
-        >>> curriculum = IoUCurriculum("fixed", threshold=0.5)
-        >>> reward = grounding_reward("soft-iou", curriculum)
-        >>> reward(["[0, 0, 5, 10]"], boxes=[[[0, 0, 10, 10]]], width=[100], height=[100])
-        [0.5]
+    With ``progress``, says which of the built-in model's schedule defaults the run uses.
     """
-    if kind == "binary":
-        return curriculum.reward
-
-    def soft_iou(completions: Sequence[Any], **columns: Any) -> list[float]:
-        return curriculum.observed_scores(completions, **columns).tolist()  # one parse for reward and schedule
-
-    return soft_iou
-
-
-def run_training(settings: TrainSettings, progress: bool = True, resume: bool = False) -> TrainSummary:
-    """Run the job described by validated ``settings``; return (and write) its summary.
-
-    ``--task vqa`` / ``--task grade`` runs go to :func:`medloc.app.question_training.run_question_training`.
-    """
-    if settings.task != "grounding":
-        return run_question_training(settings, progress, resume)
-    started = time.time()
-    output_dir = Path(settings.output_dir).expanduser()
-    tensorboard_dir = output_dir / TENSORBOARD_SUBDIR
-    os.environ["TENSORBOARD_LOGGING_DIR"] = str(tensorboard_dir)
-    args = grpo_arguments(settings, output_dir)  # fails on bad --grpo values before any model is built
-    schedule_options = settings.run_schedule_options()
-    builtin_defaults = {key: value for key, value in schedule_options.items() if key not in settings.schedule_options}
+    if task.curriculum_name is None:
+        return None
+    options = settings.run_schedule_options()
+    builtin_defaults = {key: value for key, value in options.items() if key not in settings.schedule_options}
     if progress and builtin_defaults:
         shown = ", ".join(f"{key} {value:g}" for key, value in builtin_defaults.items())
         flags = ", ".join(flag(key) for key in builtin_defaults)
         print(f"Schedule {settings.schedule!r} with the built-in model's {shown} ({flags} to change)", flush=True)
-    schedule_probe = IoUCurriculum(settings.schedule, **schedule_options)
-    schedule_probe.fit_to_run(args, args.max_steps)  # a checkpoint's schedule state must match this run's
-    checkpoint = resume_checkpoint(output_dir, {schedule_probe.state_key: schedule_probe.schedule}) if resume else None
-    train_rows, heldout_rows, data_report = load_data(settings)
-    model_path, warm_metrics = prepare_model(settings, progress)
-    model = AutoModelForImageTextToText.from_pretrained(model_path, dtype="auto")
-    optimizer = vision_scaled_optimizer(model, args, vision_lr_scale(settings))
-    processor = AutoProcessor.from_pretrained(model_path)
-    frame = run_frame(settings, model, processor)
+    return build_schedule(settings.schedule, total_steps=generation_batches(args, args.max_steps), **options)
 
-    curriculum = IoUCurriculum(settings.schedule, frame=frame, **schedule_options)
-    heldout = HeldoutEvaluation(
-        heldout_rows, settings.eval_every, settings.reasoning, frame, log_dir=str(tensorboard_dir),
-        max_new_tokens=settings.max_completion_length,
-    )
-    progress_display = TrainingProgress(curriculum, output_dir / METRICS_FILE, show=progress,
-                                        heldout_history=heldout.history)
+
+@dataclasses.dataclass
+class PreparedRun:
+    """A run ready to train: its task, trainer, callbacks and rows (what :func:`run_training` then does)."""
+
+    task: Task
+    setup: AnswerSetup
+    trainer: Any
+    curriculum: Any
+    heldout: HeldoutEvaluation
+    display: TrainingProgress
+    checkpoint: Path | None
+    train_rows: list[dict]
+    warm_metrics: dict[str, Any] | None
+    data_report: dict[str, Any] | None
+    writer: Any
+    processor: Any
+
+
+def prepare_run(settings: TrainSettings, progress: bool = True, resume: bool = False) -> PreparedRun:
+    """Everything up to ``trainer.train()`` for validated ``settings``: bad settings, data or checkpoints
+    fail here, before any model is built where they can."""
+    task = get_task(settings.task)
+    output_dir = Path(settings.output_dir).expanduser()
+    args = grpo_arguments(settings, output_dir)  # fails on bad --grpo values before any model is built
+    schedule = run_schedule(settings, args, task, progress)
+    states = {STATE_KEY_PREFIX + task.curriculum_name: schedule} if schedule is not None else {}
+    checkpoint = resume_checkpoint(output_dir, states) if resume else None  # must match this run's schedule
+    descriptions = read_class_descriptions(settings.class_descriptions) if settings.class_descriptions else None
+    train_rows, heldout_rows, data_report = load_data(settings, task)
+    model_path, warm_metrics = prepare_model(settings, progress)
+
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers.integrations import TensorBoardCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from medloc.trainer import ResumableGRPOTrainer
+
+    model = AutoModelForImageTextToText.from_pretrained(model_path, dtype="auto")
+    optimizer = run_optimizer(model, args, vision_lr_scale(settings))
+    processor = AutoProcessor.from_pretrained(model_path)
+    setup = AnswerSetup(settings.reasoning, run_frame(settings, model, processor) if task.uses_frame else None,
+                        descriptions)
+    writer = None
+    if PartialState().is_main_process:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(log_dir=str(output_dir / TENSORBOARD_SUBDIR))
+    curriculum = task.curriculum(schedule, setup, tensorboard_writer=writer) if schedule is not None else None
+    heldout = HeldoutEvaluation(heldout_rows, settings.eval_every, task, setup, writer=writer,
+                                max_new_tokens=settings.max_completion_length)
+    display = TrainingProgress(curriculum, output_dir / METRICS_FILE, show=progress, heldout_history=heldout.history,
+                               heldout_metric=task.bar_metric)
     trainer = ResumableGRPOTrainer(
         model=model,
         processing_class=processor,
-        reward_funcs=[make_format_reward(settings.reasoning), grounding_reward(settings.reward, curriculum)],
+        reward_funcs=task.reward_functions(setup, curriculum, settings.reward),
         args=args,
-        train_dataset=training_dataset(train_rows, settings.reasoning, frame),
-        callbacks=[curriculum, heldout, progress_display],
+        train_dataset=training_dataset(train_rows, settings.reasoning, setup.frame or "pixels", task, descriptions),
+        callbacks=[callback for callback in (curriculum, heldout, display) if callback is not None],
         optimizers=(optimizer, None),
     )
     trainer.remove_callback(ProgressCallback)  # TRL's bar prints every metrics dict; medloc's shows the few that matter
     trainer.remove_callback(PrinterCallback)
-    start_threshold = curriculum.threshold
-    if checkpoint is None and trainer.accelerator.is_main_process:
+    if trainer.pop_callback(TensorBoardCallback) is not None:  # TRL's scalars into the run's one writer, closed last
+        trainer.add_callback(TensorBoardCallback(tb_writer=writer))
+    return PreparedRun(task, setup, trainer, curriculum, heldout, display, checkpoint, train_rows, warm_metrics,
+                       data_report, writer, processor)
+
+
+def run_training(settings: TrainSettings, progress: bool = True, resume: bool = False) -> TrainSummary:
+    """Run the job described by validated ``settings``; return (and write) its summary."""
+    started = time.time()
+    output_dir = Path(settings.output_dir).expanduser()
+    run = prepare_run(settings, progress, resume)
+    trainer, curriculum = run.trainer, run.curriculum
+    start_threshold = curriculum.threshold if curriculum is not None else None
+    if run.checkpoint is None and trainer.accelerator.is_main_process:
         (output_dir / METRICS_FILE).unlink(missing_ok=True)  # a fresh run starts a fresh log
-    trainer.train(resume_from_checkpoint=None if checkpoint is None else str(checkpoint))
+    trainer.train(resume_from_checkpoint=None if run.checkpoint is None else str(run.checkpoint))
+    if run.writer is not None:
+        run.writer.close()  # TRL's callback closed it after training already; closing twice is harmless
     final_model_dir = output_dir / FINAL_MODEL_SUBDIR
     trainer.save_model(str(final_model_dir))
     if trainer.accelerator.is_main_process:
-        processor.save_pretrained(final_model_dir)
-        write_model_info(final_model_dir, frame, settings.reasoning)
+        run.processor.save_pretrained(final_model_dir)
+        write_model_info(final_model_dir, run.task.name, run.setup, settings.class_descriptions)
 
+    final_threshold = curriculum.threshold if curriculum is not None else None
     summary = TrainSummary(
-        schedule=settings.schedule,
+        task=run.task.name,
+        schedule=settings.schedule if curriculum is not None else None,
         steps=trainer.state.global_step,
         seconds=time.time() - started,
         start_threshold=start_threshold,
-        final_threshold=curriculum.threshold,
-        threshold_trajectory=progress_display.trajectory,
-        raises=progress_display.raises,
-        heldout=heldout.history[-1][1] if heldout.history else {},
-        heldout_history=heldout.history,
+        final_threshold=final_threshold,
+        threshold_trajectory=run.display.trajectory,
+        raises=run.display.raises,
+        threshold_note=run.task.threshold_note(start_threshold, final_threshold, run.train_rows)
+        if curriculum is not None else "",
+        heldout=run.heldout.history[-1][1] if run.heldout.history else {},
+        heldout_history=run.heldout.history,
+        heldout_lines=run.task.summary_lines(run.heldout.history, run.heldout.last),
         output_dir=str(output_dir),
-        tensorboard_dir=str(tensorboard_dir),
+        tensorboard_dir=str(output_dir / TENSORBOARD_SUBDIR),
         final_model_dir=str(final_model_dir),
         metrics_file=str(output_dir / METRICS_FILE),
         reward=settings.reward,
-        warm_start=warm_metrics,
-        data_report=data_report,
+        warm_start=run.warm_metrics,
+        data_report=run.data_report,
     )
     if trainer.accelerator.is_main_process:
         (output_dir / SUMMARY_FILE).write_text(json.dumps(dataclasses.asdict(summary), indent=2, default=str))

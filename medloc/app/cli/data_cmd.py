@@ -42,9 +42,10 @@ def data() -> None:
 
 @data.command("formats")
 def formats_command() -> None:
-    """List the dataset formats with their splits and options."""
+    """List the dataset formats with their task, splits and options."""
     for name, spec in FORMATS.items():
-        click.echo(f"{name:12s} {spec.description}")
+        task = "" if spec.task == grounding_data.JSONL_TASK else f" [--task {spec.task}]"
+        click.echo(f"{name:12s} {spec.description}{task}")
         if spec.splits:
             click.echo(f"{'':12s} splits: {', '.join(spec.splits)}")
         options = ", ".join(f"{k}={d!r}" for k, (_, d) in grounding_data.format_options(name).items())
@@ -52,7 +53,8 @@ def formats_command() -> None:
 
 
 @data.command("convert")
-@click.option("--format", "fmt", required=True, type=click.Choice(list(FORMATS)), help="Dataset format.")
+@click.option("--format", "fmt", required=True, type=click.Choice(grounding_data.formats(grounding_data.JSONL_TASK)),
+              help="Grounding dataset format.")
 @click.option("--root", required=True, type=click.Path(exists=True, path_type=Path), help="Dataset folder (or file).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Unified jsonl to write.")
 @click.option("--split", default=None, help="Split to convert (see `medloc data formats`); default: all.")

@@ -15,9 +15,13 @@ from typing import Any
 
 import click
 
+import schedulers
 from grounding_data.answer_format import REASONING_LAYOUTS
+from grounding_data.frames import FRAME_NAMES
+from grounding_data.synthetic import DIFFICULTIES
 from medloc.app.key_values import parse_key_values
 from medloc.app.settings import SCHEDULE_FLAGS, SettingsError, TrainSettings, read_config_file
+from medloc.tasks import DEFAULT_TASK, TASKS, get_task, task_names
 
 def _schedule_flag_options(function: Any) -> Any:
     for name, help_text in reversed(SCHEDULE_FLAGS.items()):
@@ -32,13 +36,13 @@ def _schedule_flag_options(function: Any) -> Any:
 
 
 @click.command()
-@click.option("--task", type=click.Choice(["grounding", "vqa", "grade"]), default=None,
-              help="grounding (boxes), vqa (multiple choice, Med-R1) or grade (ordinal labels, VRFT-Aug) [grounding]")
+@click.option("--task", type=click.Choice(task_names()), default=None,
+              help=", ".join(f"{name} ({TASKS[name][1]})" for name in TASKS) + f" [{DEFAULT_TASK}]")
 @click.option("--class-descriptions", default=None, type=click.Path(dir_okay=False),
               help="vqa/grade: YAML or JSON file 'label: description' the prompts carry (prior knowledge)")
-@click.option("--schedule", default=None, help="fixed, linear, cosine, adaptive or an installed plugin [adaptive]")
+@click.option("--schedule", default=None, help=f"{', '.join(schedulers.available())} (built-in and installed plugins) [adaptive]")
 @_schedule_flag_options
-@click.option("--reward", type=click.Choice(["binary", "soft-iou"]), default=None,
+@click.option("--reward", type=click.Choice(list(get_task(DEFAULT_TASK).reward_kinds)), default=None,
               help="binary: 1[IoU >= tau] from the schedule; soft-iou: the raw IoU (VLM-R1) [binary]")
 @click.option("--schedule-option", "schedule_option", multiple=True, metavar="KEY=VALUE",
               help="any schedule option, e.g. min_hit_rate='[[0, 0.8], [0.6, 0.75]]' (repeatable)")
@@ -47,13 +51,13 @@ def _schedule_flag_options(function: Any) -> Any:
 @click.option("--model", default=None, help="medloc/tiny-qwen2-vl (built locally), a model folder or a hub id")
 @click.option("--data", default=None, help="synthetic, a unified jsonl, or a dataset format (with --data-root)")
 @click.option("--data-root", default=None, help="dataset folder for a format given to --data")
-@click.option("--difficulty", type=click.Choice(["easy", "standard"]), default=None,
+@click.option("--difficulty", type=click.Choice(list(DIFFICULTIES)), default=None,
               help="synthetic data preset [easy]")
 @click.option("--data-option", multiple=True, metavar="KEY=VALUE", help="dataset reader option (repeatable)")
 @click.option("--skip-bad/--no-skip-bad", default=None, help="skip and count bad dataset rows")
 @click.option("--reasoning", type=click.Choice(REASONING_LAYOUTS), default=None,
               help="prompt layout and format reward [none]")
-@click.option("--frame", default=None, help="coordinate frame the model writes: pixels, unit, grid-N, qwen2.5-vl")
+@click.option("--frame", default=None, help=f"coordinate frame the model writes: {', '.join(FRAME_NAMES)}")
 @click.option("--output-dir", default=None, help="run folder [medloc-output]")
 @click.option("--max-steps", type=int, default=None, help="GRPO steps")
 @click.option("--num-generations", type=int, default=None, help="completions per prompt (G)")

@@ -1,12 +1,58 @@
-"""Question prompts with prior knowledge, and question scoring overall, per modality and per question type."""
+"""The tasks: every registered task answers its own reference answers perfectly in every layout; question
+prompts with prior knowledge; question scoring overall, per modality and per question type."""
 
 import math
 
 import pytest
 
+from grounding_data.answer_format import REASONING_LAYOUTS
+from grounding_data.frames import get_frame
+from grounding_data.synthetic import difficulty
+from medloc.curriculum_core import build_schedule
 from medloc.priors import describe_classes, read_class_descriptions
-from medloc.app.question_eval import score_questions, table_lines
-from medloc.question_prompts import answer_for, question_prompt, question_text
+from medloc.tasks import AnswerSetup, get_task, register_task, task_names
+
+VQA, GRADE = get_task("vqa"), get_task("grade")
+
+
+def score_questions(answers, rows, task):
+    return get_task(task).score(answers, rows, AnswerSetup())
+
+
+def question_text(row, task, reasoning="none", descriptions=None):
+    return get_task(task).question_text(row, AnswerSetup(reasoning, descriptions=descriptions))
+
+
+@pytest.mark.parametrize("reasoning", REASONING_LAYOUTS)
+@pytest.mark.parametrize("name", task_names())
+def test_every_task_scores_its_reference_answers_perfectly_and_its_format_reward_accepts_them(name, reasoning):
+    task = get_task(name)
+    setup = AnswerSetup(reasoning, get_frame("grid-100") if task.uses_frame else None)
+    rows = task.synthetic_rows("heldout", 6, difficulty("easy"), 0)
+    answers = [task.reference_answer(row, setup, rationale="because") for row in rows]
+    result = task.score(answers, rows, setup)
+    assert result.metrics[task.bar_metric] == 1.0 and result.metrics["n"] == 6
+    assert set(task.heldout_metrics) <= set(result.metrics)
+    schedule = build_schedule("fixed", threshold=0.5) if task.curriculum_name else None
+    curriculum = task.curriculum(schedule, setup) if schedule else None
+    columns = {key: [task.truth_columns(row)[key] for row in rows] for key in task.truth_columns(rows[0])}
+    for reward in task.reward_functions(setup, curriculum):
+        assert reward(answers, **columns) == [1.0] * 6, reward.__name__
+    assert [part["type"] for part in task.prompt(rows[0], setup)[0]["content"]] == ["text", "image"]
+    assert task.result_lines(result) and task.summary_lines([(0, result.metrics)], result)
+
+
+def test_a_registered_task_is_used_by_name(monkeypatch):
+    from medloc.tasks import _registered
+    from medloc.tasks.vqa import VqaTask
+
+    class Quiz(VqaTask):
+        name = "quiz"
+
+    monkeypatch.setattr("medloc.tasks._registered", dict(_registered))
+    assert register_task(Quiz()) is None
+    assert "quiz" in task_names() and get_task("quiz").name == "quiz"
+    assert register_task(Quiz()).name == "quiz"  # a second registration replaces the first
 
 VQA_ROW = {"question": "What stage is shown?", "options": ["Stage Ib", "Stage 0"], "answer": "A"}
 GRADE_ROW = {"question": "What is the DR grade?", "grades": ["none", "mild", "severe"], "grade": 1}
@@ -48,21 +94,19 @@ def test_bad_description_files_name_the_file(tmp_path, content, message):
 
 
 def test_vqa_prompt_lists_lettered_options_then_the_image():
-    messages = question_prompt(VQA_ROW, "vqa", reasoning="before")
+    messages = VQA.prompt(VQA_ROW, AnswerSetup(reasoning="before"))
     text = messages[0]["content"][0]["text"]
     assert text.splitlines()[1:3] == ["A) Stage Ib", "B) Stage 0"]
     assert text.endswith("Think in <think></think>, then answer <answer>X</answer> with the letter of one option.")
     assert [part["type"] for part in messages[0]["content"]] == ["text", "image"]
     with pytest.raises(ValueError, match="row '7' has no 'options'"):
         question_text({"question": "Q?", "id": "7"}, "vqa")
-    with pytest.raises(ValueError, match="task='grounding': question prompts exist for vqa, grade"):
-        question_text(VQA_ROW, "grounding")
 
 
 def test_perfect_answers_score_one_and_breakdowns_follow_the_rows():
     rows = [dict(VQA_ROW, modality="CT", question_type="stage"), dict(VQA_ROW, modality="MR", question_type="stage"),
             dict(VQA_ROW, modality="MR", question_type="stage", answer="B")]
-    perfect = [answer_for(row, "vqa", "before", rationale="bright") for row in rows]
+    perfect = [VQA.reference_answer(row, AnswerSetup(reasoning="before"), rationale="bright") for row in rows]
     assert score_questions(perfect, rows, "vqa").metrics == {"accuracy": 1.0, "valid_rate": 1.0, "n": 3}
     result = score_questions(["A", "nothing", "Stage Ib"], rows, "vqa")
     assert result.metrics["accuracy"] == pytest.approx(1 / 3)
@@ -70,7 +114,7 @@ def test_perfect_answers_score_one_and_breakdowns_follow_the_rows():
     assert result.by_modality == {"CT": {"accuracy": 1.0, "valid_rate": 1.0, "n": 1},
                                   "MR": {"accuracy": 0.0, "valid_rate": 0.5, "n": 2}}
     assert result.correct == [True, False, False]
-    assert [line.split()[:2] for line in table_lines(result, "vqa")[1:]] == [
+    assert [line.split()[:2] for line in VQA.result_lines(result)[1:]] == [
         ["overall", "3"], ["modality:", "CT"], ["modality:", "MR"], ["question", "type:"]]
 
 

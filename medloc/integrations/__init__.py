@@ -7,12 +7,18 @@
 - :mod:`medloc.integrations.easyr1`: an EasyR1 batch reward function.
 - :mod:`medloc.integrations.verl_reward`: a verl reward manager.
 
-All of them share :class:`medloc.integrations.schedule_driver.ScheduleDriver` (score at tau,
-learn from a training batch) or :class:`medloc.IoUCurriculum`. Nothing is imported here, so
-loading one adapter never imports another trainer's framework.
+All of them run on the curriculum core (:class:`medloc.curriculum_core.CurriculumCore`: rewards at
+tau, one schedule step per training batch, the ``medloc/*`` metrics), through
+:class:`medloc.integrations.schedule_driver.ScheduleDriver` or :class:`medloc.IoUCurriculum`. A new
+trainer adapter is one module here: it decides which batches are training batches, gathers their
+scores with group ids, hands them to the core and keeps the core's ``state_dict`` where the trainer
+keeps checkpoints. Nothing is imported here, so loading one adapter never imports another
+trainer's framework.
+
+Trainers that carry one ground-truth string per sample (EasyR1, verl) share its JSON form:
 
 Example:
-    >>> import medloc.integrations
-    >>> medloc.integrations.__name__
-    'medloc.integrations'
+    >>> from medloc.integrations.schedule_driver import ground_truth_json
+    >>> ground_truth_json({"boxes": [[0, 0, 8, 8]], "width": 32, "height": 32, "id": "r1"})
+    '{"boxes": [[0, 0, 8, 8]], "width": 32, "height": 32, "id": "r1"}'
 """

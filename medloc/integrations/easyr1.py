@@ -95,7 +95,11 @@ def reset() -> None:
     """Forget every curriculum of this process (for tests and notebooks).
 
     Example:
-        >>> reset()
+        >>> gt = ground_truth_json({"boxes": [[0, 0, 10, 10]], "width": 64, "height": 64, "id": "r1"})
+        >>> _ = compute_score([{"response": "[0, 0, 10, 10]", "response_length": 5, "ground_truth": gt}],
+        ...                   schedule="fixed", name="forgotten")
+        >>> "forgotten" in _CURRICULA, reset(), "forgotten" in _CURRICULA
+        (True, None, False)
     """
     _CURRICULA.clear()
 

@@ -6,7 +6,8 @@ ms-swift imports it by path; it registers medloc's reward and callback (the clas
 imported).
 
 Example:
-    >>> REGISTERED in (True, False)
+    >>> import importlib.util
+    >>> REGISTERED == (importlib.util.find_spec("swift") is not None)  # ms-swift installed: registered
     True
 """
 

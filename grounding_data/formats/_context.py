@@ -66,10 +66,11 @@ class ReadContext:
         return [check_box(box, width, height, file, row, self.clip_boxes, self.report)
                 for box, row in boxes_with_rows]
 
-    def build(self, items: Sequence[T | DataError], make_row: Callable[[T], GroundingRow],
-              label: str) -> Iterator[GroundingRow]:
-        """Turn each item into a row; a ``DataError`` (raised by ``make_row`` or given as
-        the item itself, for rows found bad while indexing) raises, or is skipped and counted."""
+    def build(self, items: Sequence[T | DataError], make_row: Callable[[T], GroundingRow | dict],
+              label: str) -> Iterator[GroundingRow | dict]:
+        """Turn each item into a row (a :class:`GroundingRow`, or a question row's dict); a ``DataError``
+        (raised by ``make_row`` or given as the item itself, for rows found bad while indexing) raises,
+        or is skipped and counted."""
         for item in self.progress(items, label):
             try:
                 if isinstance(item, DataError):
@@ -78,5 +79,5 @@ class ReadContext:
             except DataError as err:
                 self.skip_or_raise(err)
                 continue
-            self.report.keep(len(row.boxes))
+            self.report.keep(len(row.boxes) if isinstance(row, GroundingRow) else 0)
             yield row

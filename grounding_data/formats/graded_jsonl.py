@@ -36,28 +36,26 @@ def read_graded_jsonl(root: Path, ctx: ReadContext, split: str | None, image_roo
     if root.is_dir():
         raise ValueError(f"graded-jsonl reads one jsonl file, got the folder {root}")
     file = root
-    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    lines = [(number, line) for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1)
+             if line.strip()]
+
+    def make_row(entry: tuple[int, str]) -> dict:
+        number, line = entry
         try:
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataError("invalid JSON", str(error), file, number) from None
-            if not isinstance(item, dict) or "grade" not in item:
-                raise DataError("missing field", "each line needs 'image' and 'grade'", file, number)
-            grade = find_label(str(item["grade"]), labels)
-            if grade is None:
-                raise DataError("bad grade", f"{item['grade']!r} is not one of the grades {labels}", file, number)
-            row = {
-                "image": image_path(item.get("image"), base, file, number), "grades": labels, "grade": grade,
-                "question": str(item.get("question") or "What is the grade?"),
-                "modality": str(item.get("modality") or UNKNOWN),
-                "question_type": str(item.get("question_type") or UNKNOWN), "source": "graded-jsonl",
-                "id": str(item.get("id") or f"{file.stem}-{number}"),
-            }
-        except DataError as error:
-            ctx.skip_or_raise(error)
-            continue
-        ctx.report.keep(0)
-        yield row
+            item = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError("invalid JSON", str(error), file, number) from None
+        if not isinstance(item, dict) or "grade" not in item:
+            raise DataError("missing field", "each line needs 'image' and 'grade'", file, number)
+        grade = find_label(str(item["grade"]), labels)
+        if grade is None:
+            raise DataError("bad grade", f"{item['grade']!r} is not one of the grades {labels}", file, number)
+        return {
+            "image": image_path(item.get("image"), base, file, number), "grades": labels, "grade": grade,
+            "question": str(item.get("question") or "What is the grade?"),
+            "modality": str(item.get("modality") or UNKNOWN),
+            "question_type": str(item.get("question_type") or UNKNOWN), "source": "graded-jsonl",
+            "id": str(item.get("id") or f"{file.stem}-{number}"),
+        }
+
+    return ctx.build(lines, make_row, "graded rows")

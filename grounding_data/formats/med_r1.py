@@ -16,16 +16,8 @@ from pathlib import Path
 
 from grounding_data.errors import DataError
 from grounding_data.formats._context import ReadContext
-from grounding_data.formats._questions import (
-    LETTERS,
-    UNKNOWN,
-    image_base,
-    image_path,
-    item_label,
-    json_list,
-    question_files,
-    text_field,
-)
+from grounding_data.formats._questions import LETTERS, UNKNOWN, image_base, image_path, item_label, json_list
+from grounding_data.formats._questions import question_files, text_field
 
 _SOLUTION = re.compile(r"\s*(?:<answer>)?\s*\(?\s*([A-Z])\s*\)?\.?\s*(?:</answer>)?\s*")
 

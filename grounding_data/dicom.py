@@ -3,9 +3,10 @@
 Grey images (MONOCHROME1/2) go through the DICOM display pipeline as pydicom implements it
 (:mod:`pydicom.pixels`): the modality LUT (rescale slope / intercept, or a Modality LUT
 Sequence), then the VOI LUT Sequence or the first window centre / width (LINEAR, LINEAR_EXACT
-or SIGMOID), else the image's own min..max; MONOCHROME1 is inverted so that high values look bright, as in MONOCHROME2. 12-
-and 16-bit data end up as 8-bit grey. Colour images (RGB, YBR) come back as 8-bit RGB. The
-size is the DICOM ``Columns x Rows``: boxes stay in DICOM pixel coordinates.
+or SIGMOID), else the image's own min..max; MONOCHROME1 is inverted so that high values look
+bright, as in MONOCHROME2. 12- and 16-bit data end up as 8-bit grey. Colour images (RGB, YBR)
+come back as 8-bit RGB. The size is the DICOM ``Columns x Rows``: boxes stay in DICOM pixel
+coordinates.
 
 A compressed transfer syntax that needs a decoder pydicom does not have raises
 :class:`DataError` naming the file and the package to install.

@@ -28,7 +28,7 @@ import numpy as np
 from medloc.grades import gold_grade, grade_closeness, parse_grade, tolerance_at
 from medloc.rewards import has_text, make_format_reward
 from medloc.tasks.base import AnswerSetup
-from medloc.tasks.questions import QuestionTask, _field
+from medloc.tasks.questions import QuestionTask, row_field
 
 
 class GradeTask(QuestionTask):
@@ -41,13 +41,13 @@ class GradeTask(QuestionTask):
 
     def question_lines(self, row: Mapping[str, Any]) -> tuple[list[str], list[str], str]:
         """The question and the grades on one line."""
-        labels = [str(grade) for grade in _field(row, "grades")]
-        return [f"{str(_field(row, 'question')).strip()} Grades: {', '.join(labels)}."], labels, \
+        labels = [str(grade) for grade in row_field(row, "grades")]
+        return [f"{str(row_field(row, 'question')).strip()} Grades: {', '.join(labels)}."], labels, \
             "<answer>grade</answer> with one grade"
 
     def reference_value(self, row: Mapping[str, Any]) -> str:
         """The true grade's label."""
-        return str(_field(row, "grades")[int(_field(row, "grade"))])
+        return str(row_field(row, "grades")[int(row_field(row, "grade"))])
 
     def judge(self, answer: Any, row: Mapping[str, Any], index: int) -> tuple[bool, bool, float]:
         """Whether the answer names a grade, the right one, and how many grades off it is."""

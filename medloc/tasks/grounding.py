@@ -113,7 +113,8 @@ class GroundingTask:
         """Held-out metrics before GRPO (the step-0 evaluation) and after it (the last one).
 
         Example:
-            >>> metrics = {"A@0.5": 0.5, "A@0.8": 0.25, "mIoU": 0.4, "pseudo_mAP": 0.3, "format_valid_rate": 1.0, "n": 4}
+            >>> metrics = {"A@0.5": 0.5, "A@0.8": 0.25, "mIoU": 0.4, "pseudo_mAP": 0.3, "format_valid_rate": 1.0,
+            ...            "n": 4}
             >>> print("\\n".join(TASK.summary_lines([(0, metrics), (10, metrics)], None)))
               held-out (4 rows)    A@0.5   A@0.8    mIoU  pseudo-mAP  valid
                 before GRPO         0.500   0.250   0.400       0.300   1.00

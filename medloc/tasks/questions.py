@@ -66,7 +66,15 @@ class QuestionResult:
                          for row, answer, correct in zip(rows, self.answers, self.correct)]}
 
 
-def _field(row: Mapping[str, Any], key: str) -> Any:
+def row_field(row: Mapping[str, Any], key: str) -> Any:
+    """``row[key]``; a ``ValueError`` naming the row's id when the field is missing.
+
+    Example:
+        >>> row_field({"id": "7", "question": "Q?"}, "options")
+        Traceback (most recent call last):
+        ...
+        ValueError: question prompt: row '7' has no 'options'
+    """
     if key not in row:
         raise ValueError(f"question prompt: row {row.get('id', '?')!r} has no {key!r}")
     return row[key]

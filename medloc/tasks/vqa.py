@@ -23,7 +23,7 @@ from typing import Any
 from medloc.choices import LETTERS, is_choice, make_choice_reward, parse_choice
 from medloc.rewards import make_format_reward
 from medloc.tasks.base import AnswerSetup
-from medloc.tasks.questions import QuestionTask, _field
+from medloc.tasks.questions import QuestionTask, row_field
 
 
 class VqaTask(QuestionTask):
@@ -34,13 +34,14 @@ class VqaTask(QuestionTask):
 
     def question_lines(self, row: Mapping[str, Any]) -> tuple[list[str], list[str], str]:
         """The question, then one ``X) option`` line per option."""
-        labels = [str(option) for option in _field(row, "options")]
-        lines = [str(_field(row, "question")).strip(), *(f"{LETTERS[i]}) {option}" for i, option in enumerate(labels))]
+        labels = [str(option) for option in row_field(row, "options")]
+        options = [f"{LETTERS[i]}) {option}" for i, option in enumerate(labels)]
+        lines = [str(row_field(row, "question")).strip(), *options]
         return lines, labels, "<answer>X</answer> with the letter of one option"
 
     def reference_value(self, row: Mapping[str, Any]) -> str:
         """The right letter."""
-        return str(_field(row, "answer"))
+        return str(row_field(row, "answer"))
 
     def judge(self, answer: Any, row: Mapping[str, Any], index: int) -> tuple[bool, bool, float]:
         """Whether the answer names an option, and the right one.

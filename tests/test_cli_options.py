@@ -107,8 +107,10 @@ def test_time_based_schedules_need_no_step_budget_on_the_command_line(schedule):
 
 
 def test_reward_setting_is_checked():
-    with pytest.raises(SettingsError, match="--reward: must be one of binary, soft-iou, got 'dense'"):
+    with pytest.raises(SettingsError, match="--reward: must be one of binary, soft-iou for --task grounding, got 'de"):
         TrainSettings(reward="dense").validate()
+    with pytest.raises(SettingsError, match="--reward: must be one of binary for --task vqa, got 'soft-iou'"):
+        TrainSettings(task="vqa", reward="soft-iou").validate()
 
 
 def test_help_lists_the_commands_without_importing_torch():

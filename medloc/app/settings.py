@@ -259,8 +259,9 @@ class TrainSettings:
                 read_class_descriptions(self.class_descriptions)
             except ValueError as error:
                 raise SettingsError("--class-descriptions", str(error)) from None
-        if task.reward_kinds and self.reward not in task.reward_kinds:
-            raise SettingsError("--reward", f"must be one of {', '.join(task.reward_kinds)}, got {self.reward!r}")
+        if self.reward not in task.reward_kinds:
+            raise SettingsError("--reward", f"must be one of {', '.join(task.reward_kinds)} for --task {task.name}, "
+                                            f"got {self.reward!r}")
         check_data(self.task, self.data, self.data_root)
 
     def _check_model(self) -> None:

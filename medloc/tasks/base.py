@@ -62,7 +62,7 @@ class Task(Protocol):
         bar_metric: the held-out metric on the progress bar.
         uses_frame: whether answers are boxes written in a coordinate frame.
         uses_descriptions: whether prompts carry class descriptions (``--class-descriptions``).
-        reward_kinds: the ``--reward`` choices (the first is the default); empty: the task's own only.
+        reward_kinds: the ``--reward`` choices (the first is the default).
     """
 
     name: str

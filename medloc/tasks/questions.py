@@ -90,7 +90,8 @@ class QuestionTask:
     bar_metric = "accuracy"
     uses_frame = False
     uses_descriptions = True
-    reward_kinds: tuple[str, ...] = ()
+    reward_kinds: tuple[str, ...] = ("binary",)
+    """The task's own reward: 1/0 (the choice reward, or ``1[closeness >= tau]`` for grades)."""
     curriculum_name: str | None = None
 
     # what a question task says -----------------------------------------------------------

@@ -39,12 +39,11 @@ def format_lines() -> list[str]:
     """``medloc data formats``: one block per format: name, task, splits, description, options.
 
     Example:
-        >>> print("\\n".join(format_lines()[:4]))
-        format        task       description
-        ham10000      grounding  HAM10000 dermoscopy; boxes from lesion masks
-                                 options (-o KEY=VALUE): metadata=None, threshold=128, components='enclose', \
-min_component_pixels=1, label='skin lesion', use_dx=False
-        tn3k          grounding  TN3K thyroid ultrasound; boxes from JPEG masks
+        >>> lines = format_lines()
+        >>> lines[0]
+        'format        task       description'
+        >>> next(line for line in lines if line.startswith("med-r1"))
+        'med-r1        vqa        Med-R1 VQA split files (Splits/{modality,question_type}/{train,test})'
     """
     from grounding_data import format_options
     from grounding_data.formats import FORMATS

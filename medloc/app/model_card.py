@@ -66,9 +66,9 @@ def _base_model(settings: dict[str, Any], warm_start: dict[str, Any] | None) -> 
         return f"`{model}`"
     text = f"`{model}`, the built-in tiny Qwen2-VL-architecture model built locally by medloc"
     if warm_start:
-        text += (f", warm-started (supervised) on synthetic lesion images: held-out mIoU {warm_start['mIoU']:.3f}, "
-                 f"A@0.5 {warm_start['A@0.5']:.3f} before GRPO" + (" (the warm start STALLED)" if warm_start.get("stalled")
-                                                                   else ""))
+        text += (f", warm-started (supervised) on synthetic lesion images (its probe on the warm start's own held-out "
+                 f"rows: mIoU {warm_start['mIoU']:.3f}, A@0.5 {warm_start['A@0.5']:.3f}"
+                 + ("; the warm start STALLED)" if warm_start.get("stalled") else ")"))
     return text
 
 

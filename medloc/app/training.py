@@ -118,6 +118,7 @@ class PreparedRun:
 def prepare_run(settings: TrainSettings, progress: bool = True, resume: bool = False) -> PreparedRun:
     """Everything up to ``trainer.train()`` for validated ``settings``: bad settings, data or checkpoints
     fail here, before any model is built where they can."""
+    settings = run_settings(settings)
     task = get_task(settings.task)
     output_dir = Path(settings.output_dir).expanduser()
     args = grpo_arguments(settings, output_dir)  # fails on bad --grpo values before any model is built
@@ -202,10 +203,10 @@ def run_training(settings: TrainSettings, progress: bool = True, resume: bool = 
     started = time.time()
     settings = run_settings(settings)
     output_dir = Path(settings.output_dir).expanduser()
-    if not resume and PartialState().is_main_process:
+    run = prepare_run(settings, progress, resume)  # bad settings, data or checkpoints fail here, leaving no settings
+    if run.checkpoint is None and PartialState().is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
         (output_dir / SETTINGS_FILE).write_text(json.dumps(recorded_settings(settings), indent=2, default=str))
-    run = prepare_run(settings, progress, resume)
     trainer, curriculum = run.trainer, run.curriculum
     start_threshold = curriculum.threshold if curriculum is not None else None
     if run.checkpoint is None and trainer.accelerator.is_main_process:

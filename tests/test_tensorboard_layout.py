@@ -8,6 +8,7 @@ handed to the custom-scalars plugin, whose matches must be the chart's series an
 from __future__ import annotations
 
 import re
+import warnings
 
 import pytest
 from google.protobuf import json_format
@@ -15,14 +16,10 @@ from tensorboard import context
 from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
 from tensorboard.plugins import base_plugin
 from tensorboard.plugins.custom_scalar import layout_pb2
-from tensorboard.plugins.custom_scalar.custom_scalars_plugin import CustomScalarsPlugin
-from tensorboard.plugins.scalar.scalars_plugin import ScalarsPlugin
 from torch.utils.tensorboard import SummaryWriter
 
 from medloc.curriculum_core import METRIC_PREFIX
 from medloc.tensorboard import TRL_PREFIX, CurriculumWriter, chart_series
-
-pytestmark = pytest.mark.filterwarnings("ignore:html5lib's sanitizer is deprecated:DeprecationWarning")
 
 CURRICULUM = ["threshold", "hit_rate", "window_hit_rate", "zero_variance_share", "starved_share",
               "condition_hit_rate", "condition_reward_std", "condition_margin", "condition_density",
@@ -42,6 +39,10 @@ def plugins(tmp_path_factory):
         for name in TRL:
             writer.add_scalar(TRL_PREFIX + name, 1.0, step)
     writer.close()
+    with warnings.catch_warnings():  # tensorboard's vendored bleach warns that html5lib's sanitizer is deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from tensorboard.plugins.custom_scalar.custom_scalars_plugin import CustomScalarsPlugin
+        from tensorboard.plugins.scalar.scalars_plugin import ScalarsPlugin
     multiplexer = plugin_event_multiplexer.EventMultiplexer()
     multiplexer.AddRunsFromDirectory(str(folder))
     multiplexer.Reload()

@@ -16,9 +16,9 @@ Example:
     >>> progress.raises
     []
     >>> bar_legend("iou", ["format_reward_none", "iou_curriculum"], "iou_curriculum", "A@0.5")
-    'tau = IoU threshold; hit = share of completions with IoU >= tau (the IoU reward, 0-1); format = format reward \
-(1: a well-formed answer); reward per completion = hit + format; held-out A@0.5 (step): the latest held-out \
-evaluation and its step'
+    'tau = IoU threshold of the last logged step; hit = share of its completions with IoU >= tau (the IoU reward, 0-1); \
+format = format reward (1: a well-formed answer); reward per completion = hit + format; held-out A@0.5 (step): the \
+latest held-out evaluation and its step'
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ from medloc.curriculum_core import METRIC_PREFIX
 STATE_KEY = "medloc:progress"
 """Where the trajectory and raises are kept in ``TrainerState.stateful_callbacks`` (so in every checkpoint)."""
 HIT_KEY = METRIC_PREFIX + "hit_rate"
+TAU_KEY = METRIC_PREFIX + "threshold"
+"""The tau a logged step's completions were rewarded at (the bar pairs it with that step's hit rate)."""
 REWARD_KEY = "rewards/{}/mean"
 """TRL's logged mean of one reward function."""
 _REWARD_LABELS = {
@@ -72,9 +74,9 @@ def bar_legend(metric_name: str | None, reward_names: Sequence[str], curriculum_
     parts, summed = [], []
     if curriculum_reward is not None:
         score = _score_label(metric_name or "score")
-        parts.append(f"tau = {score} threshold")
+        parts.append(f"tau = {score} threshold of the last logged step")
         rewarded = curriculum_reward in reward_names
-        parts.append(f"hit = share of completions with {score} >= tau"
+        parts.append(f"hit = share of its completions with {score} >= tau"
                      + (f" (the {score} reward, 0-1)" if rewarded else " (tracked; not the reward)"))
         summed += ["hit"] if rewarded else []
     for name in reward_names:
@@ -136,6 +138,7 @@ class TrainingProgress(TrainerCallback):
         self.trajectory: list[tuple[int, float]] = []
         self._bar: tqdm | None = None
         self._tau = self._threshold()
+        self._logged_tau: float | None = None
         self._latest: dict[str, float] = {}
 
     def _print(self, line: str) -> None:
@@ -181,6 +184,8 @@ class TrainingProgress(TrainerCallback):
             return
         numbers = {key: float(value) for key, value in logs.items()
                    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)}
+        if TAU_KEY in numbers:
+            self._logged_tau = numbers[TAU_KEY]
         if HIT_KEY in numbers:
             self._latest["hit"] = numbers[HIT_KEY]
         for name in self.reward_names:
@@ -205,7 +210,8 @@ class TrainingProgress(TrainerCallback):
             >>> progress.postfix()
             'correct=0.25 | held-out accuracy=0.500 (step 50)'
         """
-        parts = [] if self._tau is None or self.curriculum is None else [f"tau={self._tau:.2f}"]
+        tau = self._logged_tau if self._logged_tau is not None else self._tau
+        parts = [] if tau is None or self.curriculum is None else [f"tau={tau:.2f}"]
         parts += [f"{name}={value:.2f}" for name, value in self._latest.items()]
         text = " ".join(parts)
         if self.heldout_history and self.heldout_metric in self.heldout_history[-1][1]:

@@ -10,6 +10,11 @@ from schedulers import AdaptiveSchedule, build
 GROUP = 8
 
 
+def paper_rule(**options) -> AdaptiveSchedule:
+    """The paper's three conditions on a full window, with the density guard unless turned off."""
+    return AdaptiveSchedule(**{"preset": "paper", "density_guard": True, **options})
+
+
 def groups_for(count: int) -> np.ndarray:
     return np.arange(count) // GROUP
 
@@ -29,7 +34,7 @@ def strong(step: int) -> np.ndarray:
 
 
 def test_strong_stream_rises_to_target_through_the_piecewise_levels():
-    taus = run(AdaptiveSchedule(), strong, 120)
+    taus = run(paper_rule(), strong, 120)
     # window 30 fills at step 30; each raise drops 15 steps, so 15 fresh steps per level:
     # 0.3 -> 0.45 -> 0.55 -> 0.65 -> 0.7 -> 0.75 -> 0.8 uses every increment (0.15, 0.10, 0.05)
     assert taus[28] == 0.3
@@ -53,7 +58,7 @@ def test_weak_stream_holds_at_start():
 
 def test_hit_rate_condition_blocks_alone():
     # 5/8 of completions at 0.9, 3/8 at 0.0: std 0, margin 0.2625, hit rate 0.625 < 0.7
-    schedule = AdaptiveSchedule(window=4)
+    schedule = paper_rule(window=4)
     run(schedule, lambda step: np.array([0.9, 0.9, 0.9, 0.9, 0.9, 0.0, 0.0, 0.0] * 4), 10)
     decision = schedule.last_decision
     assert schedule.threshold == 0.3
@@ -66,7 +71,7 @@ def test_std_condition_blocks_alone():
         hits = 32 if step % 4 else 10
         return np.array([0.9] * hits + [0.1] * (32 - hits))
 
-    schedule = AdaptiveSchedule(window=4)
+    schedule = paper_rule(window=4)
     run(schedule, stream, 8)
     decision = schedule.last_decision
     assert schedule.threshold == 0.3
@@ -77,7 +82,7 @@ def test_std_condition_blocks_alone():
 
 
 def test_margin_condition_blocks_alone():
-    schedule = AdaptiveSchedule(window=4, density_guard=False)
+    schedule = paper_rule(window=4, density_guard=False)
     run(schedule, lambda step: np.full(32, 0.35), 8)
     decision = schedule.last_decision
     assert schedule.threshold == 0.3
@@ -87,8 +92,8 @@ def test_margin_condition_blocks_alone():
 
 def test_hit_rate_floor_is_relaxed_as_tau_rises():
     # a 19/32 = 0.59 hit rate is too low at tau 0.3 (P = 0.80) but enough at tau 0.75 (P = 0.55)
-    low = AdaptiveSchedule(window=4, density_guard=False)
-    high = AdaptiveSchedule(start=0.75, window=4, density_guard=False)
+    low = paper_rule(window=4, density_guard=False)
+    high = paper_rule(start=0.75, window=4, density_guard=False)
     run(low, lambda step: np.array([0.95] * 19 + [0.28] * 13), 4)
     run(high, lambda step: np.array([0.99] * 19 + [0.74] * 13), 4)
     assert low.threshold == 0.3 and low.last_decision.conditions["hit_rate"] is False
@@ -96,7 +101,7 @@ def test_hit_rate_floor_is_relaxed_as_tau_rises():
 
 
 def test_refresh_drops_the_oldest_half_of_the_window():
-    schedule = AdaptiveSchedule(window=30)
+    schedule = paper_rule(window=30)
     run(schedule, strong, 30)
     assert schedule.threshold == 0.45
     assert len(schedule.tracker) == 15
@@ -107,13 +112,13 @@ def test_refresh_drops_the_oldest_half_of_the_window():
 
 
 def test_refresh_fraction_is_an_option():
-    schedule = AdaptiveSchedule(window=10, refresh_fraction=0.8)
+    schedule = paper_rule(window=10, refresh_fraction=0.8)
     run(schedule, strong, 10)
     assert len(schedule.tracker) == 2
 
 
 def test_kept_half_is_rescored_at_the_new_threshold():
-    schedule = AdaptiveSchedule(window=2, density_guard=False)
+    schedule = paper_rule(window=2, density_guard=False)
     run(schedule, lambda step: np.full(16, 0.5), 2)
     assert schedule.threshold == 0.45
     stats = schedule.tracker.compute(schedule.threshold)
@@ -125,13 +130,13 @@ def test_kept_half_is_rescored_at_the_new_threshold():
     [("piecewise", 0.15), ("linear", 0.2), ("cosine", 0.2)],
 )
 def test_increment_modes(increment, expected_first_step):
-    schedule = AdaptiveSchedule(window=2, increment=increment)
+    schedule = paper_rule(window=2, increment=increment)
     run(schedule, strong, 2)
     assert schedule.threshold == pytest.approx(0.3 + expected_first_step)
 
 
 def test_linear_and_cosine_decays_shrink_the_increment():
-    linear, cosine = AdaptiveSchedule(increment="linear"), AdaptiveSchedule(increment="cosine")
+    linear, cosine = paper_rule(increment="linear"), paper_rule(increment="cosine")
     assert linear.delta(0.3) == pytest.approx(0.2)
     assert linear.delta(0.55) == pytest.approx(0.125)
     assert cosine.delta(0.55) == pytest.approx(0.125)
@@ -140,7 +145,7 @@ def test_linear_and_cosine_decays_shrink_the_increment():
 
 
 def test_never_exceeds_target():
-    schedule = AdaptiveSchedule(start=0.3, target=0.5, window=2)
+    schedule = paper_rule(start=0.3, target=0.5, window=2)
     taus = run(schedule, strong, 20)
     assert max(taus) == 0.5
     assert schedule.last_decision.reason == "at_target"
@@ -148,8 +153,8 @@ def test_never_exceeds_target():
 
 def test_density_guard_holds_when_the_next_level_starves_groups():
     # every IoU 0.42: all hits at 0.30 (saturated), all misses at 0.45 (starved)
-    guarded = AdaptiveSchedule(window=4, density_guard=True)
-    unguarded = AdaptiveSchedule(window=4, density_guard=False)
+    guarded = paper_rule(window=4, density_guard=True)
+    unguarded = paper_rule(window=4, density_guard=False)
     run(guarded, lambda step: np.full(32, 0.42), 8)
     run(unguarded, lambda step: np.full(32, 0.42), 8)
     assert guarded.threshold == 0.3
@@ -159,14 +164,14 @@ def test_density_guard_holds_when_the_next_level_starves_groups():
 
 
 def test_density_guard_lets_saturated_groups_rise():
-    schedule = AdaptiveSchedule(window=4, density_guard=True)
+    schedule = paper_rule(window=4, density_guard=True)
     run(schedule, strong, 4)
     assert schedule.threshold == 0.45
     assert schedule.last_decision.conditions["density"] is True
 
 
 def test_density_guard_is_not_evaluated_without_groups():
-    schedule = AdaptiveSchedule(window=2)
+    schedule = paper_rule(window=2)
     for _ in range(2):
         schedule.observe(np.full(8, 0.42))
         schedule.step()
@@ -175,7 +180,7 @@ def test_density_guard_is_not_evaluated_without_groups():
 
 
 def test_metrics_report_the_decision():
-    schedule = AdaptiveSchedule(window=4)
+    schedule = paper_rule(window=4)
     run(schedule, lambda step: np.array([0.9, 0.9, 0.9, 0.9, 0.9, 0.0, 0.0, 0.0] * 4), 4)
     metrics = schedule.metrics()
     assert metrics["threshold"] == 0.3

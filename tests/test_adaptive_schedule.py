@@ -240,3 +240,150 @@ def test_observe_rejects_bad_ious():
         schedule.observe([0.5, float("nan")])
     with pytest.raises(ValueError, match="one group id per completion"):
         schedule.observe([0.5, 0.6], groups=[0])
+
+
+# ---- medloc's options beyond the paper ----------------------------------------------------------
+
+
+def test_start_read_jumps_several_levels_after_the_initial_window():
+    # IoUs 0.62-0.78: every condition holds at 0.3 and 0.45 (next 0.55); at 0.55 the median
+    # margin (0.70 - 0.55 = 0.15) holds too, at 0.65 it does not (0.05 < 0.10)
+    schedule = AdaptiveSchedule(initial_window=4)
+    stream = lambda step: np.tile(np.linspace(0.62, 0.78, GROUP), 4)  # noqa: E731
+    taus = run(schedule, stream, 4)
+    assert taus[:3] == [0.3, 0.3, 0.3]
+    assert taus[3] == 0.65
+    assert schedule.last_decision.levels == 3 and schedule.last_decision.reason == "raised"
+    assert len(schedule.tracker) == 2  # the refresh after a raise, as usual
+    run(schedule, stream, 10)
+    assert schedule.threshold == 0.65  # later decisions need a full window and move one level
+
+
+def test_start_read_is_one_read_then_the_full_window_rule():
+    schedule = AdaptiveSchedule(initial_window=3, window=6)
+    reasons = []
+    for step in range(9):
+        schedule.observe(np.full(32, 0.2 if step < 3 else 0.95), groups_for(32))
+        schedule.step()
+        reasons.append(schedule.last_decision.reason)
+    assert reasons[:5] == ["window_not_full"] * 2 + ["conditions_not_met"] + ["window_not_full"] * 2
+    assert reasons[5] == "conditions_not_met"  # the first full window: half weak steps
+    assert "raised" in reasons[6:] and schedule.threshold == 0.45  # one level, not a second read
+    assert schedule.last_decision.levels in (0, 1)
+
+
+def test_group_median_margin_ignores_the_sampling_spread():
+    # each group: 5 of 8 samples near the answer (0.58), 3 far off (0.05): mean 0.38, median 0.58
+    ious = np.array([0.58] * 5 + [0.05] * 3)
+    stream = lambda step: np.tile(ious, 4)  # noqa: E731
+    mean_rule = AdaptiveSchedule(window=4, initial_window=0, margin_estimate="mean",
+                                 min_hit_rate=[[0.0, 0.6]])
+    median_rule = AdaptiveSchedule(window=4, initial_window=0, min_hit_rate=[[0.0, 0.6]])
+    run(mean_rule, stream, 4)
+    run(median_rule, stream, 4)
+    assert mean_rule.last_decision.conditions["margin"] is False
+    assert median_rule.last_decision.conditions["margin"] is True
+    assert median_rule.metrics()["window_margin"] == pytest.approx(0.28)
+    assert median_rule.threshold == 0.45
+
+
+def rising(step: int) -> np.ndarray:
+    """Per-step hit rate at tau 0.3 rising from 0.5 to ~1 over 30 steps (IoU 0.9 hits, 0.1 misses)."""
+    hits = min(16 + step // 2, 32)
+    return np.array([0.9] * hits + [0.1] * (32 - hits))
+
+
+def test_trend_stability_fails_while_the_hit_rate_is_rising():
+    schedule = AdaptiveSchedule(initial_window=0, min_hit_rate=[[0.0, 0.5]], min_margin=0.0)
+    run(schedule, rising, 30)
+    stats = schedule.last_decision.stats
+    assert stats.hit_rate_rise == pytest.approx(0.45, abs=0.03)
+    assert schedule.last_decision.conditions["trend"] is False
+    assert schedule.metrics()["condition_trend"] == 0.0
+    assert schedule.threshold == 0.3
+    paper = paper_rule(min_hit_rate=[[0.0, 0.5]], min_margin=0.0)  # sigma_r 0.13 < S 0.20: the paper's test holds
+    run(paper, rising, 30)
+    assert paper.last_decision.conditions["reward_std"] is True and paper.threshold == 0.45
+
+
+def test_trend_stability_holds_on_a_stationary_stream():
+    rng = np.random.default_rng(1)
+    schedule = AdaptiveSchedule(initial_window=0, min_margin=0.0, density_guard=False)
+    held = []
+    for _ in range(30):
+        schedule.observe(np.where(rng.random(32) < 0.8, 0.9, 0.1), groups_for(32))
+        schedule.step()
+    held.append(schedule.last_decision.conditions["trend"])
+    assert held == [True] and schedule.threshold == 0.45
+
+
+def test_noise_stability_compares_the_step_std_with_sampling_noise():
+    # alternating steps of 32/32 hits and 4/8 hits in every group: sigma_r 0.25, above the noise
+    # the groups' spread (hit rates 1 and 0.5) implies for one step of 4 groups (0.13)
+    stream = lambda step: np.full(32, 0.9) if step % 2 else np.tile([0.9, 0.1], 16)  # noqa: E731
+    schedule = AdaptiveSchedule(initial_window=0, window=10, stability="noise", min_hit_rate=[[0.0, 0.5]],
+                                min_margin=0.0, density_guard=False)
+    run(schedule, stream, 10)
+    stats = schedule.last_decision.stats
+    assert stats.reward_std == pytest.approx(0.25)
+    assert stats.reward_std_noise < 0.25
+    assert schedule.last_decision.conditions["reward_std"] is False
+
+
+def test_presets_set_the_papers_rule_and_explicit_options_win():
+    paper = AdaptiveSchedule(preset="paper")
+    assert (paper.margin_estimate, paper.stability, paper.initial_window, paper.density_guard) == (
+        "mean", "step_std", 0, False)
+    port = build("adaptive", preset="port", min_margin=0.05)
+    assert port.options()["min_hit_rate"] == [[0.0, 0.8], [0.6, 0.75], [0.75, 0.55]]
+    assert port.min_margin == 0.05
+    assert build("adaptive", **AdaptiveSchedule(preset="paper").options()).options() == paper.options()
+    with pytest.raises(ValueError, match="option 'preset' must be one of 'paper', 'port'"):
+        AdaptiveSchedule(preset="papers")
+
+
+def old_state() -> dict:
+    """A state as saved before margin_estimate, stability, stability_tolerance and initial_window existed."""
+    schedule = paper_rule(window=4)
+    run(schedule, lambda step: np.full(32, 0.1), 5)
+    state = json.loads(json.dumps(schedule.state_dict()))
+    for key in ("margin_estimate", "stability", "stability_tolerance", "initial_window"):
+        del state["options"][key]
+    del state["start_read_done"]
+    for key in ("median_margin", "reward_std_noise", "hit_rate_rise", "hit_rate_rise_se"):
+        del state["last_decision"]["stats"][key]
+    del state["last_decision"]["levels"]
+    return state
+
+
+def test_a_state_saved_before_the_new_options_loads_into_the_rule_it_ran():
+    resumed = paper_rule(window=4)
+    resumed.load_state_dict(old_state())
+    assert len(resumed.tracker) == 4 and resumed.threshold == 0.3
+    assert resumed.last_decision.stats.median_margin is None
+    taus = run(resumed, strong, 4)
+    assert taus == [0.3, 0.3, 0.3, 0.45]  # the old rule: a full window of strong steps, no start read
+
+
+def test_a_state_saved_before_the_new_options_names_them_when_defaults_differ():
+    with pytest.raises(ValueError) as error:
+        AdaptiveSchedule(window=4, initial_window=4, density_guard=True).load_state_dict(old_state())
+    message = str(error.value)
+    assert "initial_window 0 (this schedule: 4) [the state predates this option" in message
+    assert "margin_estimate 'mean' (this schedule: 'group_median')" in message
+    assert "stability 'step_std' (this schedule: 'trend')" in message
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"initial_window": -1}, "option 'initial_window' must be an integer >= 0"),
+        ({"initial_window": 40}, "option 'initial_window' \\(40\\) must not exceed option 'window' \\(30\\)"),
+        ({"margin_estimate": "median"}, "option 'margin_estimate' must be one of 'mean', 'group_median'"),
+        ({"stability": "std"}, "option 'stability' must be one of 'step_std', 'noise', 'trend'"),
+        ({"stability_tolerance": 2.0}, "option 'stability_tolerance' must be in \\[0, 1\\]"),
+    ],
+)
+def test_new_options_are_checked_with_their_name(options, message):
+    with pytest.raises(ValueError, match=message):
+        AdaptiveSchedule(**options)

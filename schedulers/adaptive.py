@@ -11,9 +11,14 @@ without starting blind. The kept steps are re-scored at the new tau.
 
 The paper's rule is the preset ``"paper"`` (``AdaptiveSchedule(preset="paper")``,
 ``--schedule-option preset=paper``): stability is ``sigma_r <= max_reward_std(tau)`` with sigma_r the
-std of the per-step hit rates, the margin is the mean ``IoU - tau``, the first decision waits for a
-full window. The defaults differ in four ways, each an option (``PRESETS`` and
-``experiments/results/adaptive_defaults.md`` give the evidence):
+std of the per-step hit rates, the margin is the mean ``IoU - tau`` (at least 0.10), the first
+decision waits for a full window of 30 steps. The defaults differ, each difference an option
+(``PRESETS``; ``experiments/results/adaptive_defaults.md`` gives the simulator's evidence):
+
+- ``window`` 15 and ``min_hit_rate`` 0.60 / 0.50 / 0.40: the paper's window and hit-rate levels
+  keep tau below where groups are most informative, most of all when some samples miss entirely.
+- ``min_margin`` 0 on the group median: the typical answer must clear tau; a positive Delta on top
+  of the hit-rate condition held tau back in every simulated regime.
 
 - ``initial_window``: the start is read from the model. After that many steps, tau jumps to the
   highest level whose conditions already hold (several levels at once), instead of spending a full
@@ -38,6 +43,7 @@ full window. The defaults differ in four ways, each an option (``PRESETS`` and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -57,6 +63,7 @@ from schedulers.increments import INCREMENT_MODES, decayed_increment, piecewise_
 from schedulers.tracker import GroupShares, PerformanceTracker, WindowStats
 
 LEVEL_MIN_HIT_RATE = ((0.0, 0.70), (0.45, 0.60), (0.65, 0.50))
+DEFAULT_MIN_HIT_RATE = ((0.0, 0.60), (0.45, 0.50), (0.65, 0.40))
 LEVEL_MAX_REWARD_STD = ((0.0, 0.20), (0.45, 0.30), (0.65, 0.40))
 PORT_MIN_HIT_RATE = ((0.0, 0.80), (0.6, 0.75), (0.75, 0.55))
 PORT_MAX_REWARD_STD = ((0.0, 0.20), (0.6, 0.35), (0.75, 0.40))
@@ -74,10 +81,10 @@ the one-sided 95% bound of a sample std of that many steps."""
 DEFAULT_OPTIONS: dict[str, Any] = {
     "start": 0.3,
     "target": 0.8,
-    "window": 30,
-    "min_hit_rate": LEVEL_MIN_HIT_RATE,
+    "window": 15,
+    "min_hit_rate": DEFAULT_MIN_HIT_RATE,
     "max_reward_std": LEVEL_MAX_REWARD_STD,
-    "min_margin": 0.10,
+    "min_margin": 0.0,
     "margin_estimate": "group_median",
     "stability": "trend",
     "stability_tolerance": 0.05,
@@ -95,13 +102,18 @@ DEFAULT_OPTIONS: dict[str, Any] = {
 
 PAPER_OPTIONS: dict[str, Any] = {
     **DEFAULT_OPTIONS,
+    "window": 30,
+    "min_hit_rate": LEVEL_MIN_HIT_RATE,
+    "min_margin": 0.10,
     "margin_estimate": "mean",
     "stability": "step_std",
     "initial_window": 0,
     "density_guard": False,
 }
-"""The paper's rule: three conditions on a full window (mean margin, std of per-step hit rates), no
-start read, no density guard. P, S and the breakpoints are not in the paper; these are medloc's levels."""
+"""The paper's rule: window 30, three conditions on a full window (hit rate, std of per-step hit rates,
+mean margin >= 0.10), no start read, no density guard. P, S and the breakpoints are not in the paper;
+these are medloc's first relaxed levels (0.70 / 0.60 / 0.50 and 0.20 / 0.30 / 0.40 from tau 0 / 0.45 /
+0.65), which the 2026-11-23 study ran as ``adaptive``."""
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": PAPER_OPTIONS,
@@ -159,14 +171,15 @@ class AdaptiveSchedule(RewardSchedule):
         start: tau at the beginning (loose, dense reward). Default 0.3.
         target: the final, strict tau; never exceeded. Default 0.8.
         window: N, steps in the sliding window; a decision needs a full window (except the start
-            read). Default 30.
+            read). Default 15 (the paper: 30).
         min_hit_rate: P(tau), minimum window hit rate, as ``[[from_tau, value], ...]``
-            (piecewise constant, relaxed as tau rises). Default ``[[0.0, 0.70], [0.45, 0.60],
-            [0.65, 0.50]]``. (The port's 0.80 / 0.75 / 0.55 from 0 / 0.6 / 0.75 held tau at 0.3 on
-            the tiny model while most groups were saturated.)
+            (piecewise constant, relaxed as tau rises). Default ``[[0.0, 0.60], [0.45, 0.50],
+            [0.65, 0.40]]`` (``paper`` preset: 0.70 / 0.60 / 0.50; the port's 0.80 / 0.75 / 0.55 from
+            0 / 0.6 / 0.75 held tau at 0.3 on the tiny model while most groups were saturated).
         max_reward_std: S(tau) for ``stability="step_std"``: maximum std of the per-step hit
             rates, same format (widened as tau rises). Default ``[[0.0, 0.20], [0.45, 0.30], [0.65, 0.40]]``.
-        min_margin: Delta, minimum margin (see ``margin_estimate``). Default 0.10 (the paper's).
+        min_margin: Delta, minimum margin (see ``margin_estimate``). Default 0.0: the median answer
+            clears tau (the paper: 0.10 on the mean).
         margin_estimate: ``"group_median"`` (default; mean over groups of median IoU - tau: does
             not fall with the sampling temperature) or ``"mean"`` (the paper's mean IoU - tau).
         stability: ``"trend"`` (default: the hit rate did not rise across the window by more than
@@ -175,9 +188,9 @@ class AdaptiveSchedule(RewardSchedule):
             sigma_r <= ``max_reward_std(tau)``).
         stability_tolerance: the rise (``trend``) or excess std (``noise``) still called stable.
             Default 0.05.
-        initial_window: after this many steps, one start read: tau jumps to the highest level
-            whose conditions hold on those steps (0: off, the first decision waits for a full
-            window, as in the paper). Default 5.
+        initial_window: after this many steps (at most ``window``), one start read: tau jumps to
+            the highest level whose conditions hold on those steps (0: off, the first decision
+            waits for a full window and raises one level, as in the paper). Default 5.
         increment: ``"piecewise"`` (default), ``"linear"`` or ``"cosine"``: how delta(tau) is chosen.
         increments: piecewise deltas, one per band of tau. Default ``[0.15, 0.10, 0.05]``.
         breakpoints: where the piecewise bands start, one fewer than ``increments``.
@@ -248,9 +261,6 @@ class AdaptiveSchedule(RewardSchedule):
         if isinstance(initial_window, bool) or not isinstance(initial_window, int) or initial_window < 0:
             raise ValueError(f"{self.name}: option 'initial_window' must be an integer >= 0 (0: off), "
                              f"got {initial_window!r}")
-        if initial_window > self.window:
-            raise ValueError(f"{self.name}: option 'initial_window' ({initial_window}) must not exceed "
-                             f"option 'window' ({self.window})")
         self.initial_window = initial_window
         self.increment = check_choice(self.name, "increment", values["increment"], INCREMENT_MODES)
         self.increments = tuple(
@@ -335,7 +345,7 @@ class AdaptiveSchedule(RewardSchedule):
         unevaluated = dict.fromkeys(self.conditions)
         if tau >= self.target:
             return Decision(self.steps_taken, tau, self.candidate(), False, "at_target", unevaluated)
-        start_read = not self._start_read_done and len(self.tracker) >= self.initial_window
+        start_read = not self._start_read_done and len(self.tracker) >= min(self.initial_window, self.window)
         if not (start_read or self.tracker.is_full):
             return Decision(self.steps_taken, tau, self.candidate(), False, "window_not_full", unevaluated)
         self._start_read_done = True
@@ -358,9 +368,9 @@ class AdaptiveSchedule(RewardSchedule):
         shares = self.tracker.group_shares(self.candidate(tau))
         margin = stats.median_margin if self.margin_estimate == "group_median" else stats.margin
         conditions = {
-            "hit_rate": stats.hit_rate >= level_at(self.min_hit_rate, tau),
-            STABILITY_CONDITION[self.stability]: self._stable(stats, tau),
-            "margin": margin >= self.min_margin,
+            "hit_rate": bool(stats.hit_rate >= level_at(self.min_hit_rate, tau)),
+            STABILITY_CONDITION[self.stability]: bool(self._stable(stats, tau)),
+            "margin": bool(margin >= self.min_margin),
             "density": self._density_holds(shares),
         }
         return stats, shares, conditions
@@ -369,7 +379,7 @@ class AdaptiveSchedule(RewardSchedule):
         if self.stability == "step_std":
             return stats.reward_std <= level_at(self.max_reward_std, tau)
         if self.stability == "noise":
-            bound = stats.reward_std_noise * (1 + NOISE_Z / np.sqrt(2 * max(stats.steps - 1, 1)))
+            bound = stats.reward_std_noise * (1 + NOISE_Z / math.sqrt(2 * max(stats.steps - 1, 1)))
             return stats.reward_std <= bound + self.stability_tolerance
         if stats.hit_rate_rise is None:  # fewer than 3 steps: no trend to test
             return True

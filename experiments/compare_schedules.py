@@ -13,7 +13,8 @@ by mean final mIoU), each as mean, 95% t-interval (df = seeds - 1) and sign coun
 start's spread over seeds (each seed once); the early share of zero-variance groups (the
 starvation the curriculum exists to avoid); the step at which each tau level was reached; and,
 for the adaptive arms, the share of decisions at which each condition held. It writes one JSON
-line per run (a study stopped early resumes: finished runs are skipped), a summary JSON, Markdown
+line per run, with the arm's and the regime's settings (a study stopped early resumes: finished runs
+with the same settings are skipped; an arm whose settings changed runs again), a summary JSON, Markdown
 tables and, with matplotlib (``pip install -e '.[plots]'``), a figure with one row per regime: tau
 per seed (threshold arms only) and the held-out curves with a ±1 sd band over seeds.
 
@@ -180,7 +181,8 @@ def run_one(name: str, arm: dict[str, Any], seed: int, regime: str, regime_field
     summary = run_training(settings_for(arm, seed, regime_fields, args, work_dir), progress=False)
     records = read_metrics(Path(summary.metrics_file))
     return {
-        "arm": name, "seed": seed, "regime": regime, "regime_settings": regime_fields, "steps": summary.steps,
+        "arm": name, "arm_settings": normalised(arm), "seed": seed, "regime": regime, "regime_settings": regime_fields,
+        "steps": summary.steps,
         "heldout": summary.heldout, "start": summary.heldout_history[0][1], "heldout_history": summary.heldout_history,
         "threshold_trajectory": summary.threshold_trajectory, "raises": summary.raises,
         "tau_level_steps": {} if arm.get("reward") == "soft-iou" else tau_level_steps(summary.threshold_trajectory),
@@ -200,6 +202,29 @@ def warm_up(seed: int, regime_fields: dict[str, Any], args: argparse.Namespace) 
     torch.set_num_threads(args.threads)
     settings = settings_for(ARMS["fixed-0.5"], seed, regime_fields, args, Path(args.work_dir) / "warmup")
     return prepare_model(settings, progress=False)[0]
+
+
+def normalised(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists), for comparing settings with records."""
+    return json.loads(json.dumps(value))
+
+
+def belongs(record: dict[str, Any], arms: dict[str, dict[str, Any]], regimes: dict[str, dict[str, Any]]) -> bool:
+    """Whether a result record is a run of one of ``arms`` in one of ``regimes`` *with the same settings*
+    (records written before settings were stored match by name).
+
+    Example:
+        >>> arms = {"adaptive": {"schedule": "adaptive", "schedule_options": {"window": 15}}}
+        >>> record = {"arm": "adaptive", "regime": "easy", "arm_settings": {"schedule": "adaptive"}}
+        >>> belongs(record, arms, {"easy": {}}), belongs({"arm": "adaptive", "difficulty": "easy"}, arms, {"easy": {}})
+        (False, True)
+    """
+    regime = regime_of(record)
+    if record["arm"] not in arms or regime not in regimes:
+        return False
+    same_arm = record.get("arm_settings", normalised(arms[record["arm"]])) == normalised(arms[record["arm"]])
+    same_regime = record.get("regime_settings", normalised(regimes[regime])) == normalised(regimes[regime])
+    return same_arm and same_regime
 
 
 def regime_of(record: dict[str, Any]) -> str:
@@ -420,7 +445,7 @@ def main() -> None:
     parser.add_argument("--cache-dir", default=TrainSettings.cache_dir)
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="medloc train settings for every run, e.g. learning_rate=3e-4 temperature=0.9")
-    parser.add_argument("--name", default="compare_schedules", help="results file stem")
+    parser.add_argument("--name", default="schedule_study", help="results file stem")
     parser.add_argument("--results-dir", default=str(RESULTS_DIR), help="where results, tables and figure go")
     parser.add_argument("--report", action="store_true", help="only print the tables and draw the figure")
     args = parser.parse_args()
@@ -432,6 +457,7 @@ def main() -> None:
     runs_file = results_dir / f"{args.name}.jsonl"
     results_dir.mkdir(parents=True, exist_ok=True)
     results = load_results(runs_file)
+    results = [r for r in results if belongs(r, arms, regimes)]  # a renamed or changed arm is a new arm
     done = {(r["arm"], r["seed"], regime_of(r)) for r in results if r["steps"] == args.max_steps}
     # arm by arm (every seed and regime of an arm before the next arm): a study stopped early still
     # has complete, comparable arms, in the order --arms gives
@@ -454,7 +480,7 @@ def main() -> None:
                 print(f"[{count}/{len(todo)} {time.time() - started:.0f}s] {result['regime']} {result['arm']} "
                       f"seed {result['seed']}: mIoU {result['start']['mIoU']:.3f} -> {result['heldout']['mIoU']:.3f}, "
                       f"final tau {result['final_threshold']:.2f}, {result['seconds']:.0f}s", flush=True)
-    selected = [r for r in results if r["arm"] in arms and r["seed"] in args.seeds and regime_of(r) in regimes]
+    selected = [r for r in results if r["seed"] in args.seeds]
     table = report(selected, list(arms))
     (results_dir / f"{args.name}_summary.json").write_text(json.dumps(
         {"settings": {k: v for k, v in vars(args).items() if k != "report"}, "regimes": regimes, "table": table},

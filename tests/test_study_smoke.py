@@ -112,3 +112,16 @@ def test_condition_table_marks_a_condition_that_is_off():
     text = study.markdown(table)
     assert "| arm | density | hit_rate | margin | reward_std | trend |" in text
     assert "| adaptive-paper | - | 0.50 | 0.02 | 0.90 | - |" in text
+
+
+def test_a_record_of_an_arm_with_other_settings_is_not_resumed():
+    study = load_study_script()
+    arms = dict([study.parse_arm("adaptive")])
+    regimes = dict([study.parse_regime("easy")])
+    current = {"arm": "adaptive", "regime": "easy", "arm_settings": study.normalised(study.ARMS["adaptive"]),
+               "regime_settings": {"difficulty": "easy"}}
+    assert study.belongs(current, arms, regimes)
+    old_default = {**current, "arm_settings": {"schedule": "adaptive", "schedule_options": {"min_margin": 0.1}}}
+    assert not study.belongs(old_default, arms, regimes)
+    assert not study.belongs({**current, "regime_settings": {"difficulty": "standard"}}, arms, regimes)
+    assert study.belongs({"arm": "adaptive", "difficulty": "easy"}, arms, regimes)  # written before settings were kept

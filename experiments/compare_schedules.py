@@ -169,6 +169,29 @@ def condition_shares(records: list[dict[str, Any]]) -> dict[str, float]:
     return {name: round(statistics.fmean(values), 3) for name, values in held.items()}
 
 
+def condition_binding(records: list[dict[str, Any]]) -> dict[str, float]:
+    """For the adaptive rule: the share of evaluated steps at which each condition was the *only* one
+    that failed (the steps that condition alone held tau back).
+
+    Example:
+        >>> condition_binding([{"medloc/condition_hit_rate": 1.0, "medloc/condition_margin": 0.0},
+        ...                    {"medloc/condition_hit_rate": 0.0, "medloc/condition_margin": 0.0}])
+        {'hit_rate': 0.0, 'margin': 0.5}
+    """
+    counts: dict[str, int] = {}
+    evaluated = 0
+    for record in records:
+        conditions = {key.removeprefix("medloc/condition_"): value for key, value in record.items()
+                      if key.startswith("medloc/condition_")}
+        if not conditions:
+            continue
+        evaluated += 1
+        failed = [name for name, value in conditions.items() if value == 0.0]
+        for name in conditions:
+            counts[name] = counts.get(name, 0) + (failed == [name])
+    return {name: round(count / evaluated, 3) for name, count in counts.items()}
+
+
 def run_one(name: str, arm: dict[str, Any], seed: int, regime: str, regime_fields: dict[str, Any],
             args: argparse.Namespace) -> dict[str, Any]:
     """One ``medloc train`` run (in a worker process, one thread); its result record."""
@@ -188,7 +211,7 @@ def run_one(name: str, arm: dict[str, Any], seed: int, regime: str, regime_field
         "tau_level_steps": {} if arm.get("reward") == "soft-iou" else tau_level_steps(summary.threshold_trajectory),
         "final_threshold": summary.final_threshold,
         "early_zero_variance_share": early_zero_variance(records, args.early),
-        "condition_shares": condition_shares(records),
+        "condition_shares": condition_shares(records), "condition_binding": condition_binding(records),
         "warm_start": summary.warm_start, "seconds": round(summary.seconds, 1),
     }
 
@@ -303,10 +326,11 @@ def arm_cells(group: list[dict[str, Any]], rows: list[dict[str, Any]], best: str
         hit = [step for step in steps if step is not None]
         reached[f"{level:g}"] = f"{statistics.fmean(hit):.0f}({len(hit)}/{len(group)})" if hit else "-"
     cells["tau_reached"] = reached
-    shares = [r.get("condition_shares") for r in group if r.get("condition_shares")]
-    if shares:
-        names = sorted({name for share in shares for name in share})
-        cells["conditions_held"] = {name: round(statistics.fmean(s.get(name, 0.0) for s in shares), 3) for name in names}
+    for key, label in (("condition_shares", "conditions_held"), ("condition_binding", "conditions_binding")):
+        shares = [r.get(key) for r in group if r.get(key)]
+        if shares:
+            names = sorted({name for share in shares for name in share})
+            cells[label] = {name: round(statistics.fmean(s.get(name, 0.0) for s in shares), 3) for name in names}
     return {**cells, "n": len(group)}
 
 
@@ -365,12 +389,14 @@ def markdown(table: dict[str, Any]) -> str:
         for arm, cells in arms.items():
             lines.append(f"| {arm} | " + " | ".join(paired_cell(cells[f"{label}_{metric}"]) for metric in PAIRED_METRICS
                                                      for label in ("vs_reference", "vs_best_fixed")) + " |")
-        held = {arm: cells["conditions_held"] for arm, cells in arms.items() if "conditions_held" in cells}
-        if held:
+        for label, title in (("conditions_held", "at which each condition held"),
+                             ("conditions_binding", "at which each condition was the only one to fail (it alone held tau)")):
+            held = {arm: cells[label] for arm, cells in arms.items() if label in cells}
+            if not held:
+                continue
             names = sorted({name for shares in held.values() for name in shares})
-            lines += ["", "Share of the adaptive rule's decisions at which each condition held (- where the "
-                      "condition is off or another test replaces it):", "",
-                      "| arm | " + " | ".join(names) + " |", "|---" * (1 + len(names)) + "|"]
+            lines += ["", f"Share of the adaptive rule's decisions {title}; - where the condition is off or another "
+                      "test replaces it:", "", "| arm | " + " | ".join(names) + " |", "|---" * (1 + len(names)) + "|"]
             lines += [f"| {arm} | " + " | ".join(f"{shares[n]:.2f}" if n in shares else "-" for n in names) + " |"
                       for arm, shares in held.items()]
         lines.append("")
@@ -412,7 +438,7 @@ def plot(results: list[dict[str, Any]], arm_order: Sequence[str], path: Path) ->
                                                [m + s for m, s in zip(means, spreads)], color=colour, alpha=0.12)
         axes[row][0].set(title=f"{regime}: IoU threshold tau (each seed)", xlabel="GRPO step", ylabel="tau")
         for column, metric in ((1, "mIoU"), (2, "A@0.8")):
-            axes[row][column].set(title=f"{regime}: held-out {metric} change since step 0 (mean, ±1 sd over seeds)",
+            axes[row][column].set(title=f"{regime}: held-out {metric} since step 0 (mean ± sd)",
                                   xlabel="GRPO step")
             axes[row][column].axhline(0.0, color="grey", linewidth=0.8)
         axes[row][0].legend(fontsize=7, loc="upper left")

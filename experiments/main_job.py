@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compare_schedules import condition_shares, read_metrics  # noqa: E402
+from compare_schedules import condition_binding, condition_shares, read_metrics  # noqa: E402
 
 RESULTS_DIR = Path(__file__).parent / "results"
 
@@ -55,6 +55,7 @@ def run_main_job(seed: int, extra: list[str], work_dir: Path) -> dict[str, Any]:
         "heldout_before": history[0][1] if history and history[0][0] == 0 else None,
         "heldout_after": summary["heldout"], "heldout_history": history, "warm_start": summary["warm_start"],
         "condition_shares": condition_shares(read_metrics(Path(summary["metrics_file"]))),
+        "condition_binding": condition_binding(read_metrics(Path(summary["metrics_file"]))),
         "printed_summary": completed.stdout.strip().splitlines()[-12:],
     }
 

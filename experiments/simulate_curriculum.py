@@ -258,6 +258,7 @@ def simulate(regime: Regime, arm: dict[str, Any], seeds: int, first_seed: int = 
     trajectory = [taus.copy()]
     zero_variance, history = [], [(0, evaluate(theta))]
     condition_counts: dict[str, np.ndarray] = {}
+    binding_counts: dict[str, np.ndarray] = {}
     decisions = np.zeros(S)
     for step in range(regime.steps):
         draws = [(sample_truth(r, (P,), regime), r.normal(0.0, regime.perception * regime.size, (P, 2)),
@@ -299,9 +300,11 @@ def simulate(regime: Regime, arm: dict[str, Any], seeds: int, first_seed: int = 
                 decision = getattr(schedule, "last_decision", None)
                 if decision is not None and decision.stats is not None:
                     decisions[s] += 1
+                    failed = [name for name, held in decision.conditions.items() if held is False]
                     for name, held in decision.conditions.items():
                         if held is not None:
                             condition_counts.setdefault(name, np.zeros(S))[s] += held
+                            binding_counts.setdefault(name, np.zeros(S))[s] += failed == [name]
             trajectory.append(taus.copy())
         if (step + 1) % EVAL_EVERY == 0 or step + 1 == regime.steps:
             history.append((step + 1, evaluate(theta)))
@@ -317,6 +320,8 @@ def simulate(regime: Regime, arm: dict[str, Any], seeds: int, first_seed: int = 
         "final_tau": None if schedules is None else taus.tolist(),
         "tau_level_steps": None if schedules is None else levels,
         "conditions_held": {name: float(counts.sum() / max(decisions.sum(), 1)) for name, counts in condition_counts.items()},
+        "conditions_binding": {name: float(counts.sum() / max(decisions.sum(), 1))
+                               for name, counts in binding_counts.items()},
     }
 
 
@@ -423,12 +428,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             header = (f"## {regime_name} ({time.time() - started:.0f}s): {regime}\n\nstart: mIoU "
                       f"{statistics.fmean(start['mIoU']):.3f}, A@0.5 {statistics.fmean(start['A@0.5']):.3f}")
             print(f"\n{header}\n" + "\n".join(table), flush=True)
-            conditions = {arm: r["conditions_held"] for arm, r in results.items() if r["conditions_held"]}
             lines += [header, "", *table, ""]
-            if conditions:
-                lines += ["Share of full-window decisions at which each condition held: "
-                          + "; ".join(f"{arm}: " + ", ".join(f"{k} {v:.2f}" for k, v in held.items())
-                                      for arm, held in conditions.items()), ""]
+            for key, title in (("conditions_held", "held"), ("conditions_binding", "was the only one to fail")):
+                conditions = {arm: r[key] for arm, r in results.items() if r[key]}
+                if conditions:
+                    lines += [f"Share of decisions (at least a full window) at which each condition {title}: "
+                              + "; ".join(f"{arm}: " + ", ".join(f"{k} {v:.2f}" for k, v in held.items())
+                                          for arm, held in conditions.items()), ""]
     (results_dir / f"{args.name}.md").write_text("\n".join(lines))
     print(f"\nresults: {results_dir / (args.name + '.jsonl')}, {results_dir / (args.name + '.md')}")
 

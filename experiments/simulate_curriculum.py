@@ -381,6 +381,27 @@ def regime_table(regime_name: str, results: dict[str, dict[str, Any]], metric: s
     return lines
 
 
+def versus_table(records: list[dict[str, Any]], reference: str, metric: str = "mIoU") -> list[str]:
+    """Markdown: one row per arm, one column per regime: the paired difference in final ``metric``
+    against ``reference`` (mean [95% t-interval] and the count of seeds with a positive difference)."""
+    regimes = list(dict.fromkeys(r["regime"] for r in records))
+    finals = {(r["regime"], r["arm"]): r["final"][metric] for r in records}
+    lines = [f"| arm (minus {reference}) | " + " | ".join(regimes) + " |", "|---" * (1 + len(regimes)) + "|"]
+    for arm in dict.fromkeys(r["arm"] for r in records):
+        if arm == reference:
+            continue
+        cells = []
+        for regime in regimes:
+            if (regime, arm) not in finals or (regime, reference) not in finals:
+                cells.append("-")
+                continue
+            summary = paired_summary(np.subtract(finals[regime, arm], finals[regime, reference]).tolist())
+            cells.append(f"{summary['mean']:+.3f} [{summary['low']:+.3f}, {summary['high']:+.3f}] "
+                         f"({summary['positive']}/{summary['n']})")
+        lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--regimes", nargs="+", default=list(REGIMES))
@@ -393,7 +414,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--name", default="simulate_curriculum")
     parser.add_argument("--results-dir", default=str(RESULTS_DIR))
     parser.add_argument("--list", action="store_true", help="print the regimes and arms and exit")
+    parser.add_argument("--versus", default=None, metavar="ARM",
+                        help="only read <name>.jsonl and write <name>_vs_<ARM>.md: every arm minus ARM, per regime")
     args = parser.parse_args(argv)
+    if args.versus:
+        path = Path(args.results_dir) / f"{args.name}.jsonl"
+        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        text = "\n".join([f"# {args.name}: paired differences in final mIoU against `{args.versus}`", "",
+                          f"From `{path.name}`; mean [95% t-interval] (seeds with a positive difference / seeds).", "",
+                          *versus_table(records, args.versus), ""])
+        (Path(args.results_dir) / f"{args.name}_vs_{args.versus}.md").write_text(text)
+        print(text)
+        return
     if args.list:
         for name, regime in REGIMES.items():
             print(f"{name}: {regime}")

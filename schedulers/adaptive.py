@@ -188,9 +188,9 @@ class AdaptiveSchedule(RewardSchedule):
             sigma_r <= ``max_reward_std(tau)``).
         stability_tolerance: the rise (``trend``) or excess std (``noise``) still called stable.
             Default 0.05.
-        initial_window: after this many steps (at most ``window``), one start read: tau jumps to
-            the highest level whose conditions hold on those steps (0: off, the first decision
-            waits for a full window and raises one level, as in the paper). Default 5.
+        initial_window: after this many steps, one start read: tau jumps to the highest level whose
+            conditions hold on those steps. 0, or a value not below ``window``, turns it off: the
+            first decision waits for a full window and raises one level, as in the paper. Default 5.
         increment: ``"piecewise"`` (default), ``"linear"`` or ``"cosine"``: how delta(tau) is chosen.
         increments: piecewise deltas, one per band of tau. Default ``[0.15, 0.10, 0.05]``.
         breakpoints: where the piecewise bands start, one fewer than ``increments``.
@@ -244,7 +244,7 @@ class AdaptiveSchedule(RewardSchedule):
         min_informative_share: float | None = None,
     ) -> None:
         super().__init__()
-        given = {key: value for key, value in locals().items()
+        given = {key: value for key, value in locals().items()  # the options passed (not None), by name
                  if key in DEFAULT_OPTIONS and value is not None}
         if preset is not None:
             check_choice(self.name, "preset", preset, tuple(PRESETS))
@@ -294,7 +294,7 @@ class AdaptiveSchedule(RewardSchedule):
         )
         self.tracker = PerformanceTracker(self.window)
         self._threshold = self.start
-        self._start_read_done = self.initial_window == 0
+        self._start_read_done = not 0 < self.initial_window < self.window
         self.last_decision: Decision | None = None
 
     @property
@@ -345,7 +345,7 @@ class AdaptiveSchedule(RewardSchedule):
         unevaluated = dict.fromkeys(self.conditions)
         if tau >= self.target:
             return Decision(self.steps_taken, tau, self.candidate(), False, "at_target", unevaluated)
-        start_read = not self._start_read_done and len(self.tracker) >= min(self.initial_window, self.window)
+        start_read = not self._start_read_done and len(self.tracker) >= self.initial_window
         if not (start_read or self.tracker.is_full):
             return Decision(self.steps_taken, tau, self.candidate(), False, "window_not_full", unevaluated)
         self._start_read_done = True

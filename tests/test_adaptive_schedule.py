@@ -259,10 +259,12 @@ def test_start_read_jumps_several_levels_after_the_initial_window():
     assert schedule.threshold == 0.65  # later decisions need a full window and move one level
 
 
-def test_a_start_read_longer_than_the_window_reads_the_first_full_window():
-    schedule = AdaptiveSchedule(window=4)  # initial_window 5
-    taus = run(schedule, strong, 4)
-    assert taus == [0.3, 0.3, 0.3, 0.8] and schedule.last_decision.levels == 6
+@pytest.mark.parametrize("window", [1, 4, 5])
+def test_no_start_read_unless_the_initial_window_is_shorter_than_the_window(window):
+    schedule = AdaptiveSchedule(window=window)  # initial_window 5
+    taus = run(schedule, strong, window)
+    assert taus[-1] == 0.45 and schedule.last_decision.levels == 1  # one level, as in the paper
+    assert taus[:-1] == [0.3] * (window - 1)
 
 
 def test_start_read_is_one_read_then_the_full_window_rule():

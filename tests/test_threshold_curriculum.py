@@ -26,8 +26,7 @@ def grade_batch(answers, truth=0):
 
 
 def test_adaptive_schedule_tightens_the_grade_tolerance_as_the_model_gets_ready():
-    curriculum = ThresholdCurriculum(grade_closeness, "adaptive", name="grade_curriculum", window=2,
-                                     initial_window=0)  # one level per full window, no start read
+    curriculum = ThresholdCurriculum(grade_closeness, "adaptive", name="grade_curriculum", window=2)
     model, _ = bind(curriculum)
     probe = grade_batch([0, 1, 2, 3])  # exact, one, two and three grades off
     logged = {}
@@ -53,8 +52,7 @@ def test_adaptive_schedule_tightens_the_grade_tolerance_as_the_model_gets_ready(
 
 
 def test_evaluation_batches_do_not_move_the_threshold_and_state_is_checkpointed():
-    curriculum = ThresholdCurriculum(grade_closeness, "adaptive", name="grade_curriculum", window=1,
-                                     initial_window=0)
+    curriculum = ThresholdCurriculum(grade_closeness, "adaptive", name="grade_curriculum", window=1)
     model, state = bind(curriculum, training=False)
     for _ in range(3):
         curriculum.reward(**grade_batch([0] * 4))

@@ -164,7 +164,7 @@ def to_corners(boxes: np.ndarray, grid: int) -> np.ndarray:
 
 def box_ious(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """IoU of corner boxes with the same leading shape, through medloc's vectorised box IoU."""
-    flat = paired_box_iou(pred.reshape(-1, 4), truth.reshape(-1, 4)).numpy()
+    flat = np.asarray(paired_box_iou(pred.reshape(-1, 4), truth.reshape(-1, 4)))
     return flat.reshape(pred.shape[:-1]).astype(np.float64)
 
 

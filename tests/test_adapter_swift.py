@@ -107,6 +107,7 @@ def test_swift_3x_registration_fails_naming_the_installed_version(monkeypatch):
     swift3 = {"swift": types.ModuleType("swift"), "swift.plugin": types.ModuleType("swift.plugin")}
     swift3["swift"].__path__ = []
     swift3["swift.plugin"].orms, swift3["swift.plugin"].extra_callbacks = {}, []
+    swift3["swift.rewards"] = swift3["swift.callbacks"] = None  # absent in 3.x (None: an ImportError)
     monkeypatch.setattr(importlib.metadata, "version", lambda name: "3.12.6")
     with pytest.raises(RuntimeError, match=r"needs ms-swift >= 4.0 .*installed ms-swift 3\.12\.6"):
         load_plugin(monkeypatch, swift3)

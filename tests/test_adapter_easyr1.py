@@ -151,7 +151,7 @@ def test_easyr1_qwen_frame_is_easyr1s_resize_then_the_processors(tmp_path):
     from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
 
     model = tmp_path / "model"
-    Qwen2VLImageProcessor(size={"shortest_edge": 3136, "longest_edge": 12845056}).save_pretrained(model)
+    Qwen2VLImageProcessor(min_pixels=3136, max_pixels=12845056).save_pretrained(model)
     settings = dict(frame="qwen2.5-vl", schedule="fixed", schedule_options={"threshold": 0.5},
                     checkpoint_dir=str(tmp_path / "ckpt"), processor=str(model), min_pixels=262144,
                     max_pixels=4194304)

@@ -184,7 +184,7 @@ def test_verl_qwen_frame_is_fetch_image_then_the_models_processor(tmp_path, monk
     ``actor_rollout_ref.model.path`` resizes with its own limits."""
     from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
 
-    Qwen2VLImageProcessor(size={"shortest_edge": 3136, "longest_edge": 12845056}).save_pretrained(tmp_path / "model")
+    Qwen2VLImageProcessor(min_pixels=3136, max_pixels=12845056).save_pretrained(tmp_path / "model")
     vision_process = types.ModuleType("qwen_vl_utils.vision_process")  # qwen_vl_utils 0.0.14's defaults
     vision_process.SPATIAL_MERGE_SIZE, vision_process.IMAGE_MIN_TOKEN_NUM = 2, 4
     vision_process.IMAGE_MAX_TOKEN_NUM = 16384

@@ -9,7 +9,7 @@ next call restores the schedule from it.
 
 Without a callback the function learns from what TRL passes it:
 
-- training vs evaluation: TRL (1.0 to 1.16, ``GRPOTrainer._calculate_rewards``) passes
+- training vs evaluation: TRL (1.0 to 1.16 at least, ``GRPOTrainer._calculate_rewards``) passes
   ``log_metric`` as the trainer's bound method ``_log_metric``; no public argument names the
   trainer. Through it the function reads ``trainer.model.training`` (TRL's own test) and never
   learns from evaluation batches. It checks that the object behind ``log_metric`` is the trainer
@@ -116,10 +116,14 @@ def trainer_behind(log_metric: Any, trainer_state: Any) -> Any:
     if getattr(trainer, "state", None) is not trainer_state or not hasattr(model, "training"):
         import importlib.metadata
 
+        try:
+            installed = importlib.metadata.version("trl")
+        except importlib.metadata.PackageNotFoundError:
+            installed = "not installed"
         raise RuntimeError(
             f"medloc.integrations.trl_cli: cannot find the trainer behind log_metric={log_metric!r}, so evaluation "
-            f"batches cannot be told from training ones; it needs TRL >= 1.0, < 2 (installed: trl "
-            f"{importlib.metadata.version('trl')}), which passes GRPOTrainer._log_metric")
+            f"batches cannot be told from training ones; it needs TRL >= 1.16, < 2 (installed: trl {installed}), "
+            f"which passes GRPOTrainer._log_metric")
     return trainer
 
 

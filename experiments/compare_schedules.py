@@ -1,32 +1,45 @@
 """The schedule study: every threshold schedule (and the soft IoU reward) from the same warm
-starts, for the same GRPO steps, over several seeds and both synthetic presets.
+starts, for the same GRPO steps, over several seeds and regimes.
 
-Each run is a whole ``medloc train`` job (built-in tiny model, synthetic data, the warm start of
-its seed shared by every arm). Per arm the script prints mean +- std over seeds of held-out
-A@0.5, A@0.8, pseudo-mAP and mIoU after GRPO, the change of mIoU against the warm-started model
-on the same rows, the early share of zero-variance groups (the starvation the curriculum exists
-to avoid) and the mean step at which each tau level was reached. It writes one JSON line per run
-(so a long study can be stopped and resumed: finished runs are skipped), a summary JSON and, with
-matplotlib installed (``pip install -e '.[plots]'``), a figure of the threshold trajectories and
-held-out curves.
+Each run is a whole ``medloc train`` job (built-in tiny model; the warm start of its seed and
+regime shared by every arm). A *regime* is a named bundle of ``medloc train`` settings: the
+built-ins ``easy`` and ``standard`` (synthetic presets) or ``NAME=KEY=VALUE,...`` (e.g.
+``kvasir=data=kvasir.jsonl`` or ``wide=difficulty=standard,learning_rate=3e-4``).
+
+Per regime and arm the script prints mean ± std over seeds of held-out A@0.5, A@0.8, pseudo-mAP
+and mIoU after GRPO; the paired difference (same seed, same warm start, same held-out rows) in
+final mIoU and A@0.8 against fixed 0.5 and against the best fixed threshold of the regime (best
+by mean final mIoU), each as mean, 95% t-interval (df = seeds - 1) and sign count; the warm
+start's spread over seeds (each seed once); the early share of zero-variance groups (the
+starvation the curriculum exists to avoid); the step at which each tau level was reached; and,
+for the adaptive arms, the share of decisions at which each condition held. It writes one JSON
+line per run, with the arm's and the regime's settings (a study stopped early resumes: finished runs
+with the same settings are skipped; an arm whose settings changed runs again), a summary JSON, Markdown
+tables and, with matplotlib (``pip install -e '.[plots]'``), a figure with one row per regime: tau
+per seed (threshold arms only) and the held-out curves with a ±1 sd band over seeds.
 
 Usage::
 
-    python experiments/compare_schedules.py --seeds 0 1 2 --max-steps 300 --difficulty easy standard --jobs 2
+    python experiments/compare_schedules.py --seeds 0 1 2 3 4 --max-steps 300 --regimes easy standard --jobs 2
+    python experiments/compare_schedules.py --regimes easy kvasir=data=kvasir.jsonl --seeds 0 1 2 3 4
     python experiments/compare_schedules.py --arms fixed-0.5 adaptive --seeds 0 --max-steps 20   # a smoke run
     python experiments/compare_schedules.py --report        # tables and figure from the results file only
 
 Arms (``--arms``): the names in ``ARMS`` or ``NAME=SCHEDULE[:KEY=VALUE,...]`` (e.g.
 ``adaptive-w10=adaptive:window=10``); ``soft-iou`` trains on the raw IoU (VLM-R1's reward).
+The adaptive arms pass every option explicitly, so the built-in model's own schedule defaults
+(``medloc.builtin.tiny_model.BUILTIN_SCHEDULE_DEFAULTS``) do not change them.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
 import statistics
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -34,30 +47,41 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from medloc.app.key_values import parse_key_values
-from medloc.app.settings import TrainSettings
-from schedulers.adaptive import PORT_BREAKPOINTS, PORT_MAX_REWARD_STD, PORT_MIN_HIT_RATE
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from medloc.app.key_values import parse_key_values  # noqa: E402
+from medloc.app.settings import TrainSettings  # noqa: E402
+from schedulers.adaptive import DEFAULT_OPTIONS, PRESETS  # noqa: E402
+from study_statistics import format_paired, paired_summary  # noqa: E402
 
 RESULTS_DIR = Path(__file__).parent / "results"
 ARMS: dict[str, dict[str, Any]] = {
     "fixed-0.3": {"schedule": "fixed", "schedule_options": {"threshold": 0.3}},
     "fixed-0.5": {"schedule": "fixed", "schedule_options": {"threshold": 0.5}},
+    "fixed-0.6": {"schedule": "fixed", "schedule_options": {"threshold": 0.6}},
     "fixed-0.8": {"schedule": "fixed", "schedule_options": {"threshold": 0.8}},
     "linear": {"schedule": "linear"},
-    "cosine": {"schedule": "cosine"},
     "progress": {"schedule": "progress"},
     "soft-iou": {"schedule": "fixed", "schedule_options": {"threshold": 0.5}, "reward": "soft-iou"},
-    # The adaptive arms use the paper's Delta = 0.10 (the built-in model's own default is 0.05).
-    "adaptive": {"schedule": "adaptive", "schedule_options": {"min_margin": 0.10}},
-    "adaptive-no-guard": {"schedule": "adaptive", "schedule_options": {"min_margin": 0.10, "density_guard": False}},
-    "adaptive-port": {"schedule": "adaptive", "schedule_options": {  # the first defaults (an unofficial port)
-        "min_margin": 0.10, "min_hit_rate": PORT_MIN_HIT_RATE, "max_reward_std": PORT_MAX_REWARD_STD,
-        "breakpoints": PORT_BREAKPOINTS}},
+    "adaptive-paper": {"schedule": "adaptive", "schedule_options": dict(PRESETS["paper"])},
+    "adaptive": {"schedule": "adaptive", "schedule_options": dict(DEFAULT_OPTIONS)},
     "informative": {"schedule": "informative"},
+    # not in the default study; kept for comparisons with earlier results
+    "cosine": {"schedule": "cosine"},
+    "adaptive-port": {"schedule": "adaptive", "schedule_options": dict(PRESETS["port"])},
 }
-"""The study's arms: name -> TrainSettings fields."""
+"""The arms: name -> TrainSettings fields (``adaptive``: the schedule's defaults; ``adaptive-paper``: the paper's rule)."""
+STUDY_ARMS = ("fixed-0.3", "fixed-0.5", "fixed-0.6", "fixed-0.8", "linear", "progress", "soft-iou",
+              "adaptive-paper", "adaptive", "informative")
+"""The arms a study runs unless ``--arms`` is given."""
+REGIMES: dict[str, dict[str, Any]] = {"easy": {"difficulty": "easy"}, "standard": {"difficulty": "standard"}}
+"""Built-in regimes: name -> TrainSettings fields."""
 TAU_LEVELS = (0.45, 0.6, 0.7, 0.8)
 METRICS = ("A@0.5", "A@0.8", "pseudo_mAP", "mIoU")
+PAIRED_METRICS = ("mIoU", "A@0.8")
+REFERENCE_ARM = "fixed-0.5"
+"""Plain GRPO at the usual threshold: what every other arm is compared to, seed by seed."""
+FIXED_PREFIX = "fixed-"
 
 
 def parse_arm(spec: str) -> tuple[str, dict[str, Any]]:
@@ -76,12 +100,35 @@ def parse_arm(spec: str) -> tuple[str, dict[str, Any]]:
     return name, {"schedule": schedule, "schedule_options": parse_key_values("--arms", options.split(",") if options else [])}
 
 
-def settings_for(arm: dict[str, Any], seed: int, difficulty: str, args: argparse.Namespace, work_dir: Path) -> TrainSettings:
-    """The ``medloc train`` settings of one run."""
-    fields = {**parse_key_values("--set", args.set), **arm}
+def parse_regime(spec: str) -> tuple[str, dict[str, Any]]:
+    """A regime name from ``REGIMES``, or ``NAME=KEY=VALUE,...`` (``medloc train`` settings).
+
+    Example:
+        >>> parse_regime("kvasir=data=kvasir.jsonl,learning_rate=3e-4")
+        ('kvasir', {'data': 'kvasir.jsonl', 'learning_rate': 0.0003})
+        >>> parse_regime("easy")
+        ('easy', {'difficulty': 'easy'})
+    """
+    if spec in REGIMES:
+        return spec, REGIMES[spec]
+    name, separator, rest = spec.partition("=")
+    if not separator or not rest or "/" in name:
+        raise SystemExit(f"--regimes: unknown regime {spec!r}; built-in: {', '.join(REGIMES)}; "
+                         "or NAME=KEY=VALUE,... (medloc train settings)")
+    fields = parse_key_values("--regimes", rest.split(","))
+    unknown = sorted(set(fields) - {field.name for field in dataclasses.fields(TrainSettings)})
+    if unknown:
+        raise SystemExit(f"--regimes {name}: unknown medloc train setting(s) {', '.join(unknown)}")
+    return name, fields
+
+
+def settings_for(arm: dict[str, Any], seed: int, regime: dict[str, Any], args: argparse.Namespace,
+                 work_dir: Path) -> TrainSettings:
+    """The ``medloc train`` settings of one run: ``--set``, then the regime, then the arm."""
+    fields = {**parse_key_values("--set", args.set), **regime, **arm}
     grpo = {"save_strategy": "no", **fields.pop("grpo", {})}
     return TrainSettings(
-        **fields, output_dir=str(work_dir), max_steps=args.max_steps, seed=seed, difficulty=difficulty,
+        **fields, output_dir=str(work_dir), max_steps=args.max_steps, seed=seed,
         heldout_rows=args.heldout_rows, eval_every=args.eval_every, cache_dir=args.cache_dir, grpo=grpo,
     ).validate()
 
@@ -122,56 +169,138 @@ def condition_shares(records: list[dict[str, Any]]) -> dict[str, float]:
     return {name: round(statistics.fmean(values), 3) for name, values in held.items()}
 
 
-def run_one(name: str, arm: dict[str, Any], seed: int, difficulty: str, args: argparse.Namespace) -> dict[str, Any]:
+def condition_binding(records: list[dict[str, Any]]) -> dict[str, float]:
+    """For the adaptive rule: the share of evaluated steps at which each condition was the *only* one
+    that failed (the steps that condition alone held tau back).
+
+    Example:
+        >>> condition_binding([{"medloc/condition_hit_rate": 1.0, "medloc/condition_margin": 0.0},
+        ...                    {"medloc/condition_hit_rate": 0.0, "medloc/condition_margin": 0.0}])
+        {'hit_rate': 0.0, 'margin': 0.5}
+    """
+    counts: dict[str, int] = {}
+    evaluated = 0
+    for record in records:
+        conditions = {key.removeprefix("medloc/condition_"): value for key, value in record.items()
+                      if key.startswith("medloc/condition_")}
+        if not conditions:
+            continue
+        evaluated += 1
+        failed = [name for name, value in conditions.items() if value == 0.0]
+        for name in conditions:
+            counts[name] = counts.get(name, 0) + (failed == [name])
+    return {name: round(count / evaluated, 3) for name, count in counts.items()}
+
+
+def run_one(name: str, arm: dict[str, Any], seed: int, regime: str, regime_fields: dict[str, Any],
+            args: argparse.Namespace) -> dict[str, Any]:
     """One ``medloc train`` run (in a worker process, one thread); its result record."""
     import torch
 
     from medloc.app.training import run_training
 
     torch.set_num_threads(args.threads)
-    work_dir = Path(args.work_dir) / difficulty / f"{name}_seed{seed}"
-    summary = run_training(settings_for(arm, seed, difficulty, args, work_dir), progress=False)
+    work_dir = Path(args.work_dir) / regime / f"{name}_seed{seed}"
+    summary = run_training(settings_for(arm, seed, regime_fields, args, work_dir), progress=False)
     records = read_metrics(Path(summary.metrics_file))
     return {
-        "arm": name, "seed": seed, "difficulty": difficulty, "steps": summary.steps,
+        "arm": name, "arm_settings": normalised(arm), "seed": seed, "regime": regime, "regime_settings": regime_fields,
+        "steps": summary.steps,
         "heldout": summary.heldout, "start": summary.heldout_history[0][1], "heldout_history": summary.heldout_history,
         "threshold_trajectory": summary.threshold_trajectory, "raises": summary.raises,
         "tau_level_steps": {} if arm.get("reward") == "soft-iou" else tau_level_steps(summary.threshold_trajectory),
         "final_threshold": summary.final_threshold,
         "early_zero_variance_share": early_zero_variance(records, args.early),
-        "condition_shares": condition_shares(records),
+        "condition_shares": condition_shares(records), "condition_binding": condition_binding(records),
         "warm_start": summary.warm_start, "seconds": round(summary.seconds, 1),
     }
 
 
-def warm_up(seed: int, difficulty: str, args: argparse.Namespace) -> str:
-    """Build (or find) the cached warm start of one seed and preset, before the arms share it."""
+def warm_up(seed: int, regime_fields: dict[str, Any], args: argparse.Namespace) -> str:
+    """Build (or find) the cached warm start of one seed and regime, before the arms share it."""
     import torch
 
     from medloc.app.model_setup import prepare_model
 
     torch.set_num_threads(args.threads)
-    settings = settings_for(ARMS["fixed-0.5"], seed, difficulty, args, Path(args.work_dir) / "warmup")
+    settings = settings_for(ARMS["fixed-0.5"], seed, regime_fields, args, Path(args.work_dir) / "warmup")
     return prepare_model(settings, progress=False)[0]
 
 
-REFERENCE_ARM = "fixed-0.5"
-"""Plain GRPO at the usual threshold: what every other arm is compared to, seed by seed."""
+def normalised(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists), for comparing settings with records."""
+    return json.loads(json.dumps(value))
 
 
-def paired_difference(group: list[dict[str, Any]], reference: list[dict[str, Any]]) -> str:
-    """Final mIoU minus the reference arm's, per seed (same warm start), as mean +- std.
+def belongs(record: dict[str, Any], arms: dict[str, dict[str, Any]], regimes: dict[str, dict[str, Any]]) -> bool:
+    """Whether a result record is a run of one of ``arms`` in one of ``regimes`` *with the same settings*
+    (records written before settings were stored match by name).
+
+    Example:
+        >>> arms = {"adaptive": {"schedule": "adaptive", "schedule_options": {"window": 15}}}
+        >>> record = {"arm": "adaptive", "regime": "easy", "arm_settings": {"schedule": "adaptive"}}
+        >>> belongs(record, arms, {"easy": {}}), belongs({"arm": "adaptive", "difficulty": "easy"}, arms, {"easy": {}})
+        (False, True)
+    """
+    regime = regime_of(record)
+    if record["arm"] not in arms or regime not in regimes:
+        return False
+    same_arm = record.get("arm_settings", normalised(arms[record["arm"]])) == normalised(arms[record["arm"]])
+    same_regime = record.get("regime_settings", normalised(regimes[regime])) == normalised(regimes[regime])
+    return same_arm and same_regime
+
+
+def regime_of(record: dict[str, Any]) -> str:
+    """The regime of a result record (records written before regimes existed name a ``difficulty``)."""
+    return record.get("regime", record.get("difficulty"))
+
+
+def paired_differences(group: list[dict[str, Any]], reference: list[dict[str, Any]], metric: str) -> dict[str, Any]:
+    """Final ``metric`` minus the reference arm's, seed by seed (same warm start): see :func:`paired_summary`.
 
     Example:
         >>> run = lambda seed, miou: {"seed": seed, "heldout": {"mIoU": miou}}
-        >>> paired_difference([run(0, 0.5), run(1, 0.7)], [run(0, 0.4), run(1, 0.5)])
-        '0.150+-0.071'
+        >>> summary = paired_differences([run(0, 0.5), run(1, 0.7)], [run(0, 0.4), run(1, 0.5)], "mIoU")
+        >>> round(summary["mean"], 3), summary["positive"], summary["n"]
+        (0.15, 2, 2)
     """
-    by_seed = {r["seed"]: r["heldout"]["mIoU"] for r in reference}
-    return mean_std([r["heldout"]["mIoU"] - by_seed[r["seed"]] for r in group if r["seed"] in by_seed])
+    by_seed = {r["seed"]: r["heldout"][metric] for r in reference}
+    return paired_summary([r["heldout"][metric] - by_seed[r["seed"]] for r in group if r["seed"] in by_seed])
+
+
+def best_fixed_arm(rows: list[dict[str, Any]]) -> str | None:
+    """The fixed-threshold arm with the highest mean final mIoU among ``rows`` (None without one).
+
+    Example:
+        >>> run = lambda arm, miou: {"arm": arm, "heldout": {"mIoU": miou}}
+        >>> best_fixed_arm([run("fixed-0.5", 0.6), run("fixed-0.6", 0.62), run("soft-iou", 0.7)])
+        'fixed-0.6'
+    """
+    fixed = sorted({r["arm"] for r in rows if r["arm"].startswith(FIXED_PREFIX)})
+    if not fixed:
+        return None
+    return max(fixed, key=lambda arm: statistics.fmean(r["heldout"]["mIoU"] for r in rows if r["arm"] == arm))
+
+
+def warm_start_spread(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Mean ± std over seeds of the warm-started model's held-out metrics, each seed counted once.
+
+    Example:
+        >>> run = lambda arm, seed, miou: {"arm": arm, "seed": seed, "start": {"A@0.5": 0, "A@0.8": 0, "mIoU": miou}}
+        >>> warm_start_spread([run("a", 0, 0.4), run("b", 0, 0.4), run("a", 1, 0.6)])["mIoU"]
+        '0.500+-0.141'
+    """
+    starts = {r["seed"]: r["start"] for r in rows}
+    return {m: mean_std([start[m] for start in starts.values()]) for m in ("A@0.5", "A@0.8", "mIoU")}
 
 
 def mean_std(values: Sequence[float]) -> str:
+    """``mean+-std`` of the values (None and NaN dropped); ``n/a`` when none are left.
+
+    Example:
+        >>> mean_std([0.5, 0.7, None])
+        '0.600+-0.141'
+    """
     values = [v for v in values if v is not None and not math.isnan(v)]
     if not values:
         return "n/a"
@@ -179,71 +308,95 @@ def mean_std(values: Sequence[float]) -> str:
     return f"{statistics.fmean(values):.3f}+-{spread:.3f}"
 
 
+def arm_cells(group: list[dict[str, Any]], rows: list[dict[str, Any]], best: str | None) -> dict[str, Any]:
+    """One arm's table cells in one regime (``rows``: every run of the regime; ``best``: its best fixed arm)."""
+    cells: dict[str, Any] = {m: mean_std([r["heldout"][m] for r in group]) for m in METRICS}
+    cells["dmIoU"] = mean_std([r["heldout"]["mIoU"] - r["start"]["mIoU"] for r in group])
+    for label, reference in (("vs_reference", REFERENCE_ARM), ("vs_best_fixed", best)):
+        references = [r for r in rows if r["arm"] == reference]
+        for metric in PAIRED_METRICS:
+            if reference is None or not references or group[0]["arm"] == reference:
+                cells[f"{label}_{metric}"] = None
+            else:
+                cells[f"{label}_{metric}"] = paired_differences(group, references, metric)
+    cells["early_zero_variance_share"] = mean_std([r["early_zero_variance_share"] for r in group])
+    reached = {}
+    for level in TAU_LEVELS:
+        steps = [r["tau_level_steps"].get(f"{level:g}") for r in group]
+        hit = [step for step in steps if step is not None]
+        reached[f"{level:g}"] = f"{statistics.fmean(hit):.0f}({len(hit)}/{len(group)})" if hit else "-"
+    cells["tau_reached"] = reached
+    for key, label in (("condition_shares", "conditions_held"), ("condition_binding", "conditions_binding")):
+        shares = [r.get(key) for r in group if r.get(key)]
+        if shares:
+            names = sorted({name for share in shares for name in share})
+            cells[label] = {name: round(statistics.fmean(s.get(name, 0.0) for s in shares), 3) for name in names}
+    return {**cells, "n": len(group)}
+
+
+def paired_cell(summary: dict[str, Any] | None) -> str:
+    return "-" if summary is None else format_paired(summary)
+
+
 def report(results: list[dict[str, Any]], arm_order: Sequence[str]) -> dict[str, Any]:
-    """Print per preset and arm the mean +- std table; return it as data."""
+    """Print per regime and arm the tables; return them as data."""
     table: dict[str, Any] = {}
-    for difficulty in sorted({r["difficulty"] for r in results}):
-        rows = [r for r in results if r["difficulty"] == difficulty]
-        starts = [r["start"] for r in rows]
-        print(f"\n## preset {difficulty!r}: {len({r['seed'] for r in rows})} seed(s), "
-              f"{max(r['steps'] for r in rows)} GRPO steps; warm start on the same rows: "
-              + "  ".join(f"{m} {mean_std([s[m] for s in starts])}" for m in ("A@0.5", "A@0.8", "mIoU")))
-        print(f"{'arm':<19}{'n':>2} {'A@0.5':>12} {'A@0.8':>12} {'pseudo-mAP':>12} {'mIoU':>12} {'dmIoU':>13} "
-              f"{'vs ' + REFERENCE_ARM:>13} {'zero-var early':>14}  tau reached at step "
-              + "/".join(f"{level:g}" for level in TAU_LEVELS))
-        table[difficulty] = {}
+    for regime in sorted({regime_of(r) for r in results}):
+        rows = [r for r in results if regime_of(r) == regime]
+        best = best_fixed_arm(rows)
+        start = warm_start_spread(rows)
+        print(f"\n## regime {regime!r}: {len({r['seed'] for r in rows})} seed(s), {max(r['steps'] for r in rows)} GRPO "
+              f"steps; best fixed threshold {best}; warm start (each seed once): "
+              + "  ".join(f"{m} {value}" for m, value in start.items()))
+        print(f"{'arm':<15}{'n':>2} {'A@0.5':>12} {'A@0.8':>12} {'mIoU':>12}  {'mIoU vs ' + REFERENCE_ARM:>31}  "
+              f"{'mIoU vs best fixed':>31} {'zero-var':>13}  tau at step " + "/".join(f"{t:g}" for t in TAU_LEVELS))
+        table[regime] = {"best_fixed": best, "warm_start": start, "arms": {}}
         for arm in [a for a in arm_order if any(r["arm"] == a for r in rows)]:
-            group = [r for r in rows if r["arm"] == arm]
-            cells = {m: mean_std([r["heldout"][m] for r in group]) for m in METRICS}
-            cells["dmIoU"] = mean_std([r["heldout"]["mIoU"] - r["start"]["mIoU"] for r in group])
-            cells["vs_reference"] = paired_difference(group, [r for r in rows if r["arm"] == REFERENCE_ARM])
-            cells["early_zero_variance_share"] = mean_std([r["early_zero_variance_share"] for r in group])
-            reached = {}
-            for level in TAU_LEVELS:
-                steps = [r["tau_level_steps"].get(f"{level:g}") for r in group]
-                hit = [s for s in steps if s is not None]
-                reached[f"{level:g}"] = f"{statistics.fmean(hit):.0f}({len(hit)}/{len(group)})" if hit else "-"
-            cells["tau_reached"] = reached
-            shares = [r.get("condition_shares") for r in group if r.get("condition_shares")]
-            if shares:
-                cells["conditions_held"] = {name: round(statistics.fmean(s.get(name, 0.0) for s in shares), 3)
-                                            for name in shares[0]}
-            table[difficulty][arm] = {**cells, "n": len(group)}
-            print(f"{arm:<19}{len(group):>2} {cells['A@0.5']:>12} {cells['A@0.8']:>12} {cells['pseudo_mAP']:>12} "
-                  f"{cells['mIoU']:>12} {cells['dmIoU']:>13} {cells['vs_reference']:>13} "
-                  f"{cells['early_zero_variance_share']:>14}  "
-                  + " ".join(reached.values()))
-        for arm, cells in table[difficulty].items():
+            cells = arm_cells([r for r in rows if r["arm"] == arm], rows, best)
+            table[regime]["arms"][arm] = cells
+            print(f"{arm:<15}{cells['n']:>2} {cells['A@0.5']:>12} {cells['A@0.8']:>12} {cells['mIoU']:>12}  "
+                  f"{paired_cell(cells['vs_reference_mIoU']):>31}  {paired_cell(cells['vs_best_fixed_mIoU']):>31} "
+                  f"{cells['early_zero_variance_share']:>13}  " + " ".join(cells["tau_reached"].values()))
+        for arm, cells in table[regime]["arms"].items():
             if "conditions_held" in cells:
                 print(f"  {arm}: share of decisions at which each condition held: "
                       + ", ".join(f"{name} {share:.2f}" for name, share in cells["conditions_held"].items()))
     return table
 
 
-def markdown(table: dict[str, Any], results: list[dict[str, Any]]) -> str:
-    """The study's tables as Markdown (mean +- std over seeds; tau levels: mean step (runs that got there))."""
-    lines = []
-    for difficulty, arms in table.items():
-        rows = [r for r in results if r["difficulty"] == difficulty]
-        starts = [r["start"] for r in rows]
-        lines += [f"### Preset `{difficulty}`", "",
-                  f"Warm-started model on the same held-out rows: "
-                  + ", ".join(f"{m} {mean_std([s[m] for s in starts])}" for m in ("A@0.5", "A@0.8", "mIoU")), "",
-                  f"| arm | seeds | A@0.5 | A@0.8 | pseudo-mAP | mIoU | mIoU change | mIoU vs {REFERENCE_ARM}, same seed "
-                  "| zero-variance groups, first steps | "
+def markdown(table: dict[str, Any]) -> str:
+    """The study's tables as Markdown."""
+    pm = lambda text: text.replace("+-", " ± ")  # noqa: E731
+    lines = ["Mean ± std over seeds. Paired differences (same seed, same warm start, same held-out rows): "
+             "mean [95% t-interval, df = seeds - 1] and the count of seeds with a positive difference. "
+             "tau levels: mean step at which tau reached the level (runs that reached it / runs).", ""]
+    for regime, entry in table.items():
+        arms, best = entry["arms"], entry["best_fixed"]
+        lines += [f"### Regime `{regime}`", "",
+                  "Warm-started model on the held-out rows (each seed once): "
+                  + ", ".join(f"{m} {pm(value)}" for m, value in entry["warm_start"].items())
+                  + f". Best fixed threshold (by mean final mIoU): {best}.", "",
+                  "| arm | seeds | A@0.5 | A@0.8 | pseudo-mAP | mIoU | mIoU change | zero-variance groups, first steps | "
                   + " | ".join(f"tau {level:g} at step" for level in TAU_LEVELS) + " |",
-                  "|---" * (9 + len(TAU_LEVELS)) + "|"]
+                  "|---" * (8 + len(TAU_LEVELS)) + "|"]
         for arm, cells in arms.items():
-            lines.append(f"| {arm} | {cells['n']} | " + " | ".join(cells[m].replace("+-", " ± ") for m in METRICS)
-                         + f" | {cells['dmIoU'].replace('+-', ' ± ')} | {cells['vs_reference'].replace('+-', ' ± ')} | "
-                         + cells["early_zero_variance_share"].replace("+-", " ± ") + " | "
+            lines.append(f"| {arm} | {cells['n']} | " + " | ".join(pm(cells[m]) for m in METRICS)
+                         + f" | {pm(cells['dmIoU'])} | {pm(cells['early_zero_variance_share'])} | "
                          + " | ".join(cells["tau_reached"].values()) + " |")
-        held = {arm: cells["conditions_held"] for arm, cells in arms.items() if "conditions_held" in cells}
-        if held:
+        lines += ["", f"Paired differences against {REFERENCE_ARM} and against the best fixed threshold ({best}):", "",
+                  f"| arm | mIoU vs {REFERENCE_ARM} | mIoU vs {best} | A@0.8 vs {REFERENCE_ARM} | A@0.8 vs {best} |",
+                  "|---|---|---|---|---|"]
+        for arm, cells in arms.items():
+            lines.append(f"| {arm} | " + " | ".join(paired_cell(cells[f"{label}_{metric}"]) for metric in PAIRED_METRICS
+                                                     for label in ("vs_reference", "vs_best_fixed")) + " |")
+        for label, title in (("conditions_held", "at which each condition held"),
+                             ("conditions_binding", "at which each condition was the only one to fail (it alone held tau)")):
+            held = {arm: cells[label] for arm, cells in arms.items() if label in cells}
+            if not held:
+                continue
             names = sorted({name for shares in held.values() for name in shares})
-            lines += ["", "Share of the adaptive rule's decisions (full window) at which each condition held "
-                      "(- where the condition is off):", "",
-                      "| arm | " + " | ".join(names) + " |", "|---" * (1 + len(names)) + "|"]
+            lines += ["", f"Share of the adaptive rule's decisions {title}; - where the condition is off or another "
+                      "test replaces it:", "", "| arm | " + " | ".join(names) + " |", "|---" * (1 + len(names)) + "|"]
             lines += [f"| {arm} | " + " | ".join(f"{shares[n]:.2f}" if n in shares else "-" for n in names) + " |"
                       for arm, shares in held.items()]
         lines.append("")
@@ -251,7 +404,8 @@ def markdown(table: dict[str, Any], results: list[dict[str, Any]]) -> str:
 
 
 def plot(results: list[dict[str, Any]], arm_order: Sequence[str], path: Path) -> Path | None:
-    """Threshold trajectories and held-out mIoU curves per arm (mean over seeds), one row per preset."""
+    """One row per regime: tau per seed (threshold arms), held-out mIoU and A@0.8 change since step 0
+    (mean over seeds, band ± 1 sd)."""
     try:
         import matplotlib
 
@@ -260,29 +414,32 @@ def plot(results: list[dict[str, Any]], arm_order: Sequence[str], path: Path) ->
     except ImportError:
         print("matplotlib is not installed (pip install -e '.[plots]'): no figure")
         return None
-    presets = sorted({r["difficulty"] for r in results})
-    figure, axes = plt.subplots(len(presets), 3, figsize=(17, 4.6 * len(presets)), squeeze=False)
-    colours = plt.get_cmap("tab20")  # the 10 dark shades first, then the light ones: 11 arms, no repeat
-    for row, difficulty in enumerate(presets):
-        for index, arm in enumerate([a for a in arm_order if any(r["arm"] == a and r["difficulty"] == difficulty
-                                                                  for r in results)]):
-            group = [r for r in results if r["arm"] == arm and r["difficulty"] == difficulty]
+    regimes = sorted({regime_of(r) for r in results})
+    figure, axes = plt.subplots(len(regimes), 3, figsize=(17, 4.6 * len(regimes)), squeeze=False)
+    colours = plt.get_cmap("tab20")  # the 10 dark shades first, then the light ones
+    for row, regime in enumerate(regimes):
+        present = [a for a in arm_order if any(r["arm"] == a and regime_of(r) == regime for r in results)]
+        for index, arm in enumerate(present):
+            group = [r for r in results if r["arm"] == arm and regime_of(r) == regime]
             colour = colours((2 * index) % 20 + (2 * index) // 20 % 2)
-            for run in group:
-                steps, taus = zip(*run["threshold_trajectory"])
-                axes[row][0].plot(steps, taus, color=colour, alpha=0.45, drawstyle="steps-post",
-                                  label=arm if run is group[0] else None)
-            for column, metric in ((1, "mIoU"), (2, "A@0.5")):  # change since step 0: seeds start apart
+            if group[0].get("tau_level_steps"):  # soft IoU has no threshold: no tau line
+                for run in group:
+                    steps, taus = zip(*run["threshold_trajectory"])
+                    axes[row][0].plot(steps, taus, color=colour, alpha=0.45, drawstyle="steps-post",
+                                      label=arm if run is group[0] else None)
+            for column, metric in ((1, "mIoU"), (2, "A@0.8")):  # change since step 0: seeds start apart
                 steps = [step for step, _ in group[0]["heldout_history"]]
-                values = [statistics.fmean(r["heldout_history"][i][1][metric] - r["heldout_history"][0][1][metric]
-                                           for r in group if len(r["heldout_history"]) > i) for i in range(len(steps))]
-                axes[row][column].plot(steps, values, marker="o", color=colour, label=f"{arm} ({len(group)})")
-        axes[row][0].set(title=f"{difficulty}: IoU threshold tau (each seed)", xlabel="GRPO step", ylabel="tau")
-        axes[row][1].set(title=f"{difficulty}: held-out mIoU change since step 0 (mean over seeds)",
-                         xlabel="GRPO step")
-        axes[row][2].set(title=f"{difficulty}: held-out A@0.5 change since step 0 (mean over seeds)",
-                         xlabel="GRPO step")
-        for column in (1, 2):
+                changes = [[r["heldout_history"][i][1][metric] - r["heldout_history"][0][1][metric]
+                            for r in group if len(r["heldout_history"]) > i] for i in range(len(steps))]
+                means = [statistics.fmean(c) for c in changes]
+                spreads = [statistics.stdev(c) if len(c) > 1 else 0.0 for c in changes]
+                axes[row][column].plot(steps, means, marker="o", color=colour, label=f"{arm} ({len(group)})")
+                axes[row][column].fill_between(steps, [m - s for m, s in zip(means, spreads)],
+                                               [m + s for m, s in zip(means, spreads)], color=colour, alpha=0.12)
+        axes[row][0].set(title=f"{regime}: IoU threshold tau (each seed)", xlabel="GRPO step", ylabel="tau")
+        for column, metric in ((1, "mIoU"), (2, "A@0.8")):
+            axes[row][column].set(title=f"{regime}: held-out {metric} since step 0 (mean ± sd)",
+                                  xlabel="GRPO step")
             axes[row][column].axhline(0.0, color="grey", linewidth=0.8)
         axes[row][0].legend(fontsize=7, loc="upper left")
         axes[row][2].legend(fontsize=7, loc="best")
@@ -299,9 +456,11 @@ def load_results(path: Path) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--arms", nargs="+", default=list(ARMS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--difficulty", nargs="+", default=["easy", "standard"], help="synthetic presets")
+    parser.add_argument("--arms", nargs="+", default=list(STUDY_ARMS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--regimes", nargs="+", default=None, metavar="NAME[=KEY=VALUE,...]",
+                        help=f"built-in: {', '.join(REGIMES)}; or NAME=KEY=VALUE,... (medloc train settings)")
+    parser.add_argument("--difficulty", nargs="+", default=None, help="synthetic presets (same as --regimes NAME)")
     parser.add_argument("--max-steps", type=int, default=300)
     parser.add_argument("--heldout-rows", type=int, default=256)
     parser.add_argument("--eval-every", type=int, default=100)
@@ -312,43 +471,47 @@ def main() -> None:
     parser.add_argument("--cache-dir", default=TrainSettings.cache_dir)
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="medloc train settings for every run, e.g. learning_rate=3e-4 temperature=0.9")
-    parser.add_argument("--name", default="compare_schedules", help="results file stem")
+    parser.add_argument("--name", default="schedule_study", help="results file stem")
     parser.add_argument("--results-dir", default=str(RESULTS_DIR), help="where results, tables and figure go")
     parser.add_argument("--report", action="store_true", help="only print the tables and draw the figure")
     args = parser.parse_args()
 
     arms = dict(parse_arm(spec) for spec in args.arms)
+    regimes = dict(parse_regime(spec) for spec in [*(args.regimes or []), *(args.difficulty or [])]
+                   or ["easy", "standard"])
     results_dir = Path(args.results_dir)
     runs_file = results_dir / f"{args.name}.jsonl"
     results_dir.mkdir(parents=True, exist_ok=True)
     results = load_results(runs_file)
-    done = {(r["arm"], r["seed"], r["difficulty"]) for r in results if r["steps"] == args.max_steps}
-    # arm by arm (every seed and preset of an arm before the next arm): a study stopped early still
+    results = [r for r in results if belongs(r, arms, regimes)]  # a renamed or changed arm is a new arm
+    done = {(r["arm"], r["seed"], regime_of(r)) for r in results if r["steps"] == args.max_steps}
+    # arm by arm (every seed and regime of an arm before the next arm): a study stopped early still
     # has complete, comparable arms, in the order --arms gives
-    todo = [(name, seed, difficulty) for name in arms for seed in args.seeds for difficulty in args.difficulty
-            if (name, seed, difficulty) not in done]
+    todo = [(name, seed, regime) for name in arms for seed in args.seeds for regime in regimes
+            if (name, seed, regime) not in done]
     if not args.report and todo:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         started = time.time()
         with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-            pairs = sorted({(seed, difficulty) for _, seed, difficulty in todo})
-            for future in as_completed([pool.submit(warm_up, seed, difficulty, args) for seed, difficulty in pairs]):
+            pairs = sorted({(seed, regime) for _, seed, regime in todo})
+            for future in as_completed([pool.submit(warm_up, seed, regimes[regime], args) for seed, regime in pairs]):
                 print(f"warm start ready: {future.result()}", flush=True)
-            futures = {pool.submit(run_one, name, arms[name], seed, difficulty, args): (name, seed, difficulty)
-                       for name, seed, difficulty in todo}
+            futures = {pool.submit(run_one, name, arms[name], seed, regime, regimes[regime], args): (name, seed, regime)
+                       for name, seed, regime in todo}
             for count, future in enumerate(as_completed(futures), 1):
                 result = future.result()
                 with runs_file.open("a") as file:
                     file.write(json.dumps(result) + "\n")
                 results.append(result)
-                print(f"[{count}/{len(todo)} {time.time() - started:.0f}s] {result['difficulty']} {result['arm']} "
+                print(f"[{count}/{len(todo)} {time.time() - started:.0f}s] {result['regime']} {result['arm']} "
                       f"seed {result['seed']}: mIoU {result['start']['mIoU']:.3f} -> {result['heldout']['mIoU']:.3f}, "
                       f"final tau {result['final_threshold']:.2f}, {result['seconds']:.0f}s", flush=True)
-    selected = [r for r in results if r["arm"] in arms and r["seed"] in args.seeds and r["difficulty"] in args.difficulty]
+    selected = [r for r in results if r["seed"] in args.seeds]
     table = report(selected, list(arms))
     (results_dir / f"{args.name}_summary.json").write_text(json.dumps(
-        {"settings": {k: v for k, v in vars(args).items() if k != "report"}, "table": table}, indent=2))
-    (results_dir / f"{args.name}.md").write_text(markdown(table, selected))
+        {"settings": {k: v for k, v in vars(args).items() if k != "report"}, "regimes": regimes, "table": table},
+        indent=2))
+    (results_dir / f"{args.name}.md").write_text(markdown(table))
     figure = plot(selected, list(arms), results_dir / f"{args.name}.png") if selected else None
     print(f"\nruns: {runs_file}\ntables: {results_dir / f'{args.name}.md'}" + (f"\nfigure: {figure}" if figure else ""))
 

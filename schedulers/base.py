@@ -16,7 +16,10 @@ Protocol edges:
   :meth:`~RewardSchedule.step` are two entries of a sliding window (two "window steps"), while
   ``steps_taken`` counts ``step`` calls. medloc's curricula call ``observe`` once per ``step``.
 - :meth:`~RewardSchedule.load_state_dict` refuses a state saved with other options (a window of
-  30 does not load into a window of 10): the error names each option that differs.
+  30 does not load into a window of 10): the error names each option that differs. An option added
+  after a state was saved is read as ``legacy_options[option]``, the behaviour the schedule had
+  before the option existed, so an old state loads into a schedule built to behave the same way,
+  and the error for one that does not says which value to build with.
 
 Subclasses set ``name`` and implement ``threshold``, ``step`` and the ``_extra_state`` /
 ``_load_extra_state`` pair; ``observe`` is a no-op by default (time-based schedules ignore
@@ -49,6 +52,14 @@ class RewardSchedule(ABC):
     name: ClassVar[str] = ""
     needs_total_steps: ClassVar[bool] = False
     """True for schedules that need ``total_steps`` (the run's length in schedule steps)."""
+    decides_from_scores: ClassVar[bool] = False
+    """True for schedules that move tau from the observed IoUs (scores). Such a schedule promises
+    never to raise tau while every group is starved (every IoU below tau) and never to raise it
+    above the highest IoU it observed; ``tests/test_schedule_invariants.py`` checks every
+    registered schedule (plugins included) that sets this."""
+    legacy_options: ClassVar[dict[str, Any]] = {}
+    """Options added after states were first saved, with the value that reproduces the behaviour
+    before they existed: a saved state without such an option is read as having this value."""
 
     def __init__(self) -> None:
         self.steps_taken = 0
@@ -109,12 +120,17 @@ class RewardSchedule(ABC):
             )
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"unsupported schedule state version {state.get('version')!r}")
-        saved, current = state["options"], json.loads(json.dumps(self.options()))
+        current = json.loads(json.dumps(self.options()))
+        added = {key: value for key, value in json.loads(json.dumps(self.legacy_options)).items()
+                 if key not in state["options"]}
+        saved = {**added, **state["options"]}
         differing = [key for key in sorted(set(saved) | set(current)) if saved.get(key) != current.get(key)]
         if differing:
             raise ValueError(
                 f"cannot load a state of schedule {self.name!r} saved with other options: "
-                + ", ".join(f"{key} {saved.get(key)!r} (this schedule: {current.get(key)!r})" for key in differing)
+                + ", ".join(f"{key} {saved.get(key)!r} (this schedule: {current.get(key)!r})"
+                            + (" [the state predates this option; build with that value to resume it]"
+                               if key in added else "") for key in differing)
             )
         self.steps_taken = int(state["steps_taken"])
         self._load_extra_state(state)

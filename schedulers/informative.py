@@ -6,6 +6,12 @@ the last ``window`` steps and moves tau towards the threshold that maximises the
 variance (so most groups stay informative), by at most ``max_increment`` per step, never lowering
 it and never passing ``target``. As the model's IoUs rise, so does that threshold: the curriculum
 follows the model without hand-set hit-rate, stability or margin levels.
+
+Among thresholds with equally much variance (often none: every group saturated, or every
+completion of a group at the same IoU) it takes the highest one that starves no group that hits
+at tau, provided some group still hits there; failing that, the lowest. So saturated groups push
+tau up, a window where every group is starved (every IoU below tau) leaves tau where it is, and
+tau never passes the highest IoU in the window.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ class InformativeSchedule(RewardSchedule):
     """
 
     name = "informative"
+    decides_from_scores = True
 
     def __init__(self, start: float = 0.3, target: float = 0.8, window: int = 10, resolution: float = 0.05,
                  max_increment: float = 0.05) -> None:
@@ -70,10 +77,22 @@ class InformativeSchedule(RewardSchedule):
             return self._threshold
         candidates = self.candidates()
         variances = np.array([self.tracker.group_reward_variance(t) for t in candidates])
-        best = float(candidates[np.flatnonzero(variances >= variances.max() - 1e-12)[-1]])
+        tied = candidates[variances >= variances.max() - 1e-12]
+        starved_now = self._starved_share(self._threshold)
+        harmless = [t for t in tied if self._starved_share(t) <= starved_now and self._starved_share(t) < 1.0]
+        best = float(harmless[-1] if harmless else tied[0])
         self.best_threshold = best
         self._threshold = round(min(best, self._threshold + self.max_increment, self.target), 10)
         return self._threshold
+
+    def _starved_share(self, threshold: float) -> float:
+        """Share of the window's groups with no completion at or above ``threshold`` (the window is one
+        group when group ids are unknown)."""
+        shares = self.tracker.group_shares(threshold)
+        if shares is None:
+            ious = self.tracker.compute(threshold)
+            return float(ious.hit_rate == 0.0)
+        return shares.starved
 
     def metrics(self) -> dict[str, float]:
         values = {"threshold": self._threshold}

@@ -61,6 +61,15 @@ class WindowStats:
             i.e. groups that carry a GRPO advantage; ``None`` when no group ids were observed.
         steps: observations in the window.
         completions: completions in the window.
+        median_margin: mean over groups of (the group's median IoU - threshold); each step is one
+            group when group ids are unknown. Sampling spread pulls a group's mean IoU below its
+            typical answer far more than its median (see :mod:`schedulers.adaptive`).
+        reward_std_noise: the ``reward_std`` a policy that does not change would show: the std of a
+            step's hit rate from sampling alone, sqrt(var(group hit rates) / groups per step)
+            (binomial sqrt(p (1 - p) / n) per step without group ids).
+        hit_rate_rise: how much the hit rate rose across the window: the least-squares slope of the
+            per-step hit rates times (steps - 1); negative when it fell. None below 3 steps.
+        hit_rate_rise_se: the standard error of ``hit_rate_rise`` (None below 3 steps).
     """
 
     hit_rate: float
@@ -69,6 +78,10 @@ class WindowStats:
     informative_share: float | None
     steps: int
     completions: int
+    median_margin: float | None = None
+    reward_std_noise: float | None = None
+    hit_rate_rise: float | None = None
+    hit_rate_rise_se: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The stats as a plain dict (for logging and JSON)."""
@@ -88,6 +101,37 @@ class GroupShares:
     informative: float
     starved: float
     saturated: float
+
+
+def group_medians(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """The median of ``values`` in each group (groups in ascending id order, empty ids skipped).
+
+    Example:
+        >>> group_medians(np.array([0.9, 0.1, 0.5, 0.2, 0.3]), np.array([0, 0, 0, 1, 1])).tolist()
+        [0.5, 0.25]
+    """
+    order = np.lexsort((values, groups))
+    sorted_values, sorted_groups = values[order], groups[order]
+    firsts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
+    sizes = np.diff(np.r_[firsts, sorted_values.size])
+    return (sorted_values[firsts + (sizes - 1) // 2] + sorted_values[firsts + sizes // 2]) / 2
+
+
+def linear_rise(values: np.ndarray) -> tuple[float, float]:
+    """Least-squares change of ``values`` (3 or more) from the first to the last index, and its standard error.
+
+    Example:
+        >>> rise, se = linear_rise(np.array([0.1, 0.2, 0.3, 0.4]))
+        >>> round(rise, 6), round(se, 6)
+        (0.3, 0.0)
+    """
+    n = values.size
+    steps = np.arange(n) - (n - 1) / 2
+    spread = float(steps @ steps)
+    slope = float(steps @ (values - values.mean())) / spread
+    residuals = values - values.mean() - slope * steps
+    slope_se = float(np.sqrt(residuals @ residuals / (n - 2) / spread))
+    return slope * (n - 1), slope_se * (n - 1)
 
 
 def group_shares(ious: np.ndarray, groups: np.ndarray, threshold: float) -> GroupShares:
@@ -181,6 +225,19 @@ class PerformanceTracker:
         counts = np.bincount(steps, minlength=len(self._ious))
         step_hit_rates = np.bincount(steps, weights=hits, minlength=len(self._ious))[counts > 0] / counts[counts > 0]
         shares = self.group_shares(threshold)
+        groups = self._pool()[2]
+        if groups is None:  # each step is one group; its hit rate is binomial
+            units = steps
+            hit_rate = float(hits.mean())
+            noise = float(np.sqrt(hit_rate * (1 - hit_rate) / counts[counts > 0].mean()))
+        else:
+            units = groups
+            sizes = np.bincount(groups)
+            group_rates = np.bincount(groups, weights=hits)[sizes > 0] / sizes[sizes > 0]
+            groups_per_step = group_rates.size / step_hit_rates.size
+            spread = float(group_rates.var(ddof=1)) if group_rates.size > 1 else 0.0
+            noise = float(np.sqrt(spread / groups_per_step))
+        rise, rise_se = linear_rise(step_hit_rates) if step_hit_rates.size >= 3 else (None, None)
         return WindowStats(
             hit_rate=float(hits.mean()),
             reward_std=float(step_hit_rates.std()),
@@ -188,6 +245,10 @@ class PerformanceTracker:
             informative_share=None if shares is None else shares.informative,
             steps=len(self._ious),
             completions=int(ious.size),
+            median_margin=float(group_medians(ious, units).mean() - threshold),
+            reward_std_noise=noise,
+            hit_rate_rise=rise,
+            hit_rate_rise_se=rise_se,
         )
 
     def group_shares(self, threshold: float) -> GroupShares | None:

@@ -134,7 +134,7 @@ def test_difficulty_must_be_a_known_preset():
     [
         ({}, 0.05),  # the built-in model's default
         ({"schedule_options": {"min_margin": 0.2}}, 0.2),  # a flag wins
-        ({"model": "Qwen/Qwen2.5-VL-3B-Instruct"}, 0.10),  # other models: the paper's Delta
+        ({"model": "Qwen/Qwen2.5-VL-3B-Instruct"}, 0.0),  # other models: the schedule's own default
     ],
 )
 def test_adaptive_margin_default_depends_on_the_model(fields, expected_margin):

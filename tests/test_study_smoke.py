@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_study_runs_arms_and_writes_tables(tmp_path):
     command = [
         sys.executable, str(ROOT / "experiments" / "compare_schedules.py"),
-        "--arms", "fixed-0.5", "soft-iou", "quick=informative:window=1", "--seeds", "0", "--difficulty", "easy",
+        "--arms", "fixed-0.5", "soft-iou", "quick=informative:window=1", "--seeds", "0", "--regimes", "easy",
         "--max-steps", "2", "--eval-every", "1", "--heldout-rows", "4", "--jobs", "1", "--early", "2",
         "--set", "warm_start=false", "prompts_per_step=2", "num_generations=2", "max_completion_length=6",
         "--work-dir", str(tmp_path / "runs"), "--results-dir", str(tmp_path / "results"), "--name", "smoke",
@@ -39,15 +39,89 @@ def load_study_script():
     return module
 
 
+def run(arm, seed, miou, a08=0.0, regime="easy", start_miou=0.4):
+    return {"arm": arm, "seed": seed, "regime": regime, "steps": 2, "heldout": {"mIoU": miou, "A@0.5": 0.5,
+            "A@0.8": a08, "pseudo_mAP": 0.2}, "start": {"A@0.5": 0.4, "A@0.8": 0.0, "mIoU": start_miou},
+            "early_zero_variance_share": 0.5, "tau_level_steps": {"0.45": 10}, "threshold_trajectory": [[0, 0.3]],
+            "heldout_history": [[0, {"mIoU": start_miou}], [2, {"mIoU": miou}]]}
+
+
+def test_report_pairs_arms_with_fixed_05_and_the_best_fixed_threshold():
+    study = load_study_script()
+    results = [run("fixed-0.5", seed, 0.50 + 0.01 * seed) for seed in range(5)]
+    results += [run("fixed-0.6", seed, 0.52 + 0.01 * seed) for seed in range(5)]
+    results += [run("adaptive", seed, value) for seed, value in enumerate([0.53, 0.55, 0.53, 0.56, 0.55])]
+    table = study.report(results, ["fixed-0.5", "fixed-0.6", "adaptive"])["easy"]
+    assert table["best_fixed"] == "fixed-0.6"
+    versus_05 = table["arms"]["adaptive"]["vs_reference_mIoU"]
+    assert versus_05["mean"] == pytest.approx(0.024) and versus_05["positive"] == 5 and versus_05["n"] == 5
+    # differences 0.03, 0.04, 0.01, 0.03, 0.01: sd 0.01342, t(0.975, 4) = 2.776
+    assert versus_05["low"] == pytest.approx(0.024 - 2.776 * 0.013416 / 5 ** 0.5, abs=1e-5)
+    versus_best = table["arms"]["adaptive"]["vs_best_fixed_mIoU"]
+    assert versus_best["mean"] == pytest.approx(0.004) and versus_best["positive"] == 3
+    assert table["arms"]["fixed-0.6"]["vs_best_fixed_mIoU"] is None  # not compared with itself
+    # the warm start counts each seed once, not once per arm
+    assert table["warm_start"]["mIoU"] == "0.400+-0.000"
+    text = study.markdown({"easy": table})
+    assert "| adaptive | +0.024 [+0.007, +0.041] 5/5+ | +0.004 [" in text
+
+
+def test_warm_start_spread_counts_each_seed_once():
+    study = load_study_script()
+    results = [run(arm, seed, 0.5, start_miou=0.4 + 0.1 * seed) for arm in ("a", "b", "c") for seed in range(3)]
+    assert study.warm_start_spread(results)["mIoU"] == "0.500+-0.100"
+
+
+def test_regimes_are_built_in_names_or_named_settings():
+    study = load_study_script()
+    assert study.parse_regime("standard") == ("standard", {"difficulty": "standard"})
+    assert study.parse_regime("kvasir=data=kvasir.jsonl,learning_rate=3e-4") == (
+        "kvasir", {"data": "kvasir.jsonl", "learning_rate": 0.0003})
+    with pytest.raises(SystemExit, match="unknown regime 'hard'"):
+        study.parse_regime("hard")
+    with pytest.raises(SystemExit, match="unknown medloc train setting\\(s\\) lr"):
+        study.parse_regime("fast=lr=3e-4")
+
+
+def test_old_records_name_their_regime_by_difficulty():
+    study = load_study_script()
+    assert study.regime_of({"difficulty": "easy"}) == "easy"
+    assert study.regime_of({"regime": "kvasir", "difficulty": "easy"}) == "kvasir"
+
+
+def test_the_adaptive_arms_pass_every_option_so_builtin_defaults_cannot_change_them():
+    import schedulers
+    from medloc.app.settings import TrainSettings
+
+    study = load_study_script()
+    for arm in ("adaptive", "adaptive-paper"):
+        options = TrainSettings(**study.ARMS[arm]).run_schedule_options()
+        assert set(options) == set(schedulers.build("adaptive").options())
+    assert study.ARMS["adaptive-paper"]["schedule_options"]["margin_estimate"] == "mean"
+
+
 def test_condition_table_marks_a_condition_that_is_off():
     study = load_study_script()
-    cells = {"n": 1, **{m: "0.500+-0.000" for m in study.METRICS}, "dmIoU": "0.1+-0", "vs_reference": "0+-0",
-             "early_zero_variance_share": "0.2+-0", "tau_reached": {}}
-    table = {"easy": {
-        "adaptive": {**cells, "conditions_held": {"density": 1.0, "hit_rate": 0.65, "margin": 0.01, "reward_std": 1.0}},
-        "adaptive-no-guard": {**cells, "conditions_held": {"hit_rate": 0.5, "margin": 0.02, "reward_std": 0.9}},
-    }}
-    start = {"A@0.5": 0.5, "A@0.8": 0.0, "mIoU": 0.4}
-    text = study.markdown(table, [{"difficulty": "easy", "start": start}])
-    assert "| arm | density | hit_rate | margin | reward_std |" in text
-    assert "| adaptive-no-guard | - | 0.50 | 0.02 | 0.90 |" in text
+    cells = {"n": 1, **{m: "0.500+-0.000" for m in study.METRICS}, "dmIoU": "0.1+-0",
+             "early_zero_variance_share": "0.2+-0", "tau_reached": {},
+             **{f"{label}_{metric}": None for label in ("vs_reference", "vs_best_fixed") for metric in ("mIoU", "A@0.8")}}
+    table = {"easy": {"best_fixed": "fixed-0.5", "warm_start": {"mIoU": "0.4+-0.0"}, "arms": {
+        "adaptive": {**cells, "conditions_held": {"density": 1.0, "hit_rate": 0.65, "margin": 0.01, "trend": 0.7}},
+        "adaptive-paper": {**cells, "conditions_held": {"hit_rate": 0.5, "margin": 0.02, "reward_std": 0.9}},
+    }}}
+    text = study.markdown(table)
+    assert "| arm | density | hit_rate | margin | reward_std | trend |" in text
+    assert "| adaptive-paper | - | 0.50 | 0.02 | 0.90 | - |" in text
+
+
+def test_a_record_of_an_arm_with_other_settings_is_not_resumed():
+    study = load_study_script()
+    arms = dict([study.parse_arm("adaptive")])
+    regimes = dict([study.parse_regime("easy")])
+    current = {"arm": "adaptive", "regime": "easy", "arm_settings": study.normalised(study.ARMS["adaptive"]),
+               "regime_settings": {"difficulty": "easy"}}
+    assert study.belongs(current, arms, regimes)
+    old_default = {**current, "arm_settings": {"schedule": "adaptive", "schedule_options": {"min_margin": 0.1}}}
+    assert not study.belongs(old_default, arms, regimes)
+    assert not study.belongs({**current, "regime_settings": {"difficulty": "standard"}}, arms, regimes)
+    assert study.belongs({"arm": "adaptive", "difficulty": "easy"}, arms, regimes)  # written before settings were kept

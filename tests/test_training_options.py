@@ -80,3 +80,17 @@ def test_every_task_trains_the_vision_tower_at_its_own_learning_rate(task, tmp_p
     language, vision = scaled.optimizer.param_groups
     assert (language["lr"], vision["lr"]) == (1e-4, 5e-5)
     assert sum(p.numel() for p in vision["params"]) == sum(p.numel() for p in scaled.model.model.visual.parameters())
+
+
+def test_a_qwen25_models_frame_has_its_processors_pixel_limits():
+    """transformers 5 keeps the limits in a ``SizeDict``; a processor shipping 12,845,056 must not be read at 1,003,520."""
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
+
+    from medloc.app.model_frame import model_frame
+
+    qwen25 = SimpleNamespace(config=SimpleNamespace(model_type="qwen2_5_vl"))
+    processor = SimpleNamespace(image_processor=Qwen2VLImageProcessor(min_pixels=3136, max_pixels=12845056))
+    frame = model_frame(qwen25, processor)
+    assert (frame.name, frame.factor, frame.min_pixels, frame.max_pixels) == ("qwen2.5-vl", 28, 3136, 12845056)
+    with pytest.raises(ValueError, match="model type 'qwen2_5_vl': .*cannot read the pixel limits of NoneType"):
+        model_frame(qwen25, processor=None)

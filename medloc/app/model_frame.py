@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from grounding_data.frames import CoordinateFrame, get_frame
 from medloc.app.model_setup import warm_start_config
 from medloc.app.settings import TrainSettings
 from medloc.builtin import is_builtin_model
-from grounding_data.frames import CoordinateFrame, get_frame
+from medloc.integrations.pixel_limits import processor_limits
 
 logger = logging.getLogger(__name__)
 
@@ -23,16 +24,17 @@ logger = logging.getLogger(__name__)
 def model_frame(model: Any, processor: Any) -> CoordinateFrame:
     """The frame a pretrained model writes boxes in, from its ``model_type``.
 
-    Qwen2-VL: 0..1000 grid; Qwen2.5-VL: pixels of the processor's resized image; Qwen3-VL: 0..1000.
+    Qwen2-VL: 0..1000 grid; Qwen2.5-VL: pixels of the processor's resized image (its limits read by
+    :func:`medloc.integrations.pixel_limits.processor_limits`; a processor without them is an error);
+    Qwen3-VL: 0..1000.
     """
     model_type = getattr(model.config, "model_type", "")
     if model_type in ("qwen2_5_vl",):
-        image_processor = getattr(processor, "image_processor", None)
-        size = getattr(image_processor, "size", None) or {}
-        options = {}
-        if size.get("shortest_edge") and size.get("longest_edge"):
-            options = {"min_pixels": int(size["shortest_edge"]), "max_pixels": int(size["longest_edge"])}
-        return get_frame("qwen2.5-vl", **options)
+        try:
+            return get_frame("qwen2.5-vl", **processor_limits(processor))
+        except ValueError as error:
+            raise ValueError(f"model type {model_type!r}: boxes are read in the pixels of the processor's resized "
+                             f"image, but {error}") from None
     if model_type in ("qwen2_vl", "qwen3_vl", "qwen3_vl_moe"):
         return get_frame("grid-1000")
     logger.warning("Unknown model type %r: assuming boxes in pixels; set --frame to override.", model_type)

@@ -12,10 +12,12 @@ tau, one schedule step per training batch, the ``medloc/*`` metrics), through
 :class:`medloc.integrations.schedule_driver.ScheduleDriver` or :class:`medloc.IoUCurriculum`. A new
 trainer adapter is one module here: it decides which batches are training batches, gathers their
 scores with group ids, hands them to the core and keeps the core's ``state_dict`` where the trainer
-keeps checkpoints. Nothing is imported here, so loading one adapter never imports another
-trainer's framework.
+keeps checkpoints. It reads the ``qwen2.5-vl`` frame's pixel limits from its trainer
+(:mod:`medloc.integrations.pixel_limits`) and hands the core that frame. Nothing is imported here,
+so loading one adapter never imports another trainer's framework.
 
-Trainers that carry one ground-truth string per sample (EasyR1, verl) share its JSON form:
+Trainers that carry one ground-truth string per sample (EasyR1, verl) share its JSON form (EasyR1's
+adds the row's split, :func:`medloc.integrations.easyr1.ground_truth_json`):
 
 Example:
     >>> from medloc.integrations.schedule_driver import ground_truth_json

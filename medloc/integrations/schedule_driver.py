@@ -124,8 +124,10 @@ class ScheduleDriver(CurriculumCore):
 
     Args:
         schedule: a schedule name from :func:`schedulers.available` or a schedule object.
-        frame: how the model writes coordinates (see :mod:`grounding_data.frames`). Default ``"pixels"``.
-        frame_options: options of the frame, e.g. ``{"max_pixels": 1003520}`` for ``"qwen2.5-vl"``.
+        frame: how the model writes coordinates (see :mod:`grounding_data.frames`): a name or a frame
+            object (the adapters pass the ``qwen2.5-vl`` frame built from their trainer's pixel limits,
+            :mod:`medloc.integrations.pixel_limits`). Default ``"pixels"``.
+        frame_options: options of a frame given by name, e.g. ``{"max_pixels": 1003520}`` for ``"qwen2.5-vl"``.
         total_steps: run length in training batches, for ``linear`` / ``cosine`` without the option
             (without either, building them fails naming ``total_steps``).
         **options: the schedule's options.

@@ -3,7 +3,8 @@
 
 ms-swift imports it by path; it registers medloc's reward and callback (the classes live in
 :mod:`medloc.integrations.ms_swift`, so their shared state is the same whichever way they are
-imported).
+imported). Loaded by an ms-swift that has no ``swift.rewards`` / ``swift.callbacks`` tables (3.x),
+it raises, naming the installed version.
 
 Example:
     >>> import importlib.util

@@ -9,10 +9,15 @@ next call restores the schedule from it.
 
 Without a callback the function learns from what TRL passes it:
 
-- training vs evaluation: TRL 1.16 passes ``log_metric`` as a bound method of the
-  trainer; through it the function reads ``trainer.model.training`` (TRL's own test) and
-  never learns from evaluation batches. If a TRL version stops passing it that way, every
-  batch counts as training (a warning says so once): then leave evaluation off.
+- training vs evaluation: TRL (1.0 to 1.16 at least, ``GRPOTrainer._calculate_rewards``) passes
+  ``log_metric`` as the trainer's bound method ``_log_metric``; no public argument names the
+  trainer. Through it the function reads ``trainer.model.training`` (TRL's own test) and never
+  learns from evaluation batches. It checks that the object behind ``log_metric`` is the trainer
+  that owns the ``trainer_state`` passed with it; if not (another TRL), it raises naming the
+  installed TRL instead of learning from batches it cannot tell apart.
+- the frame: ``MEDLOC_FRAME=qwen2.5-vl`` reads the pixel limits from that trainer's
+  ``processing_class`` (the processor that resizes the images); ``MEDLOC_FRAME_OPTIONS`` limits
+  must agree with them.
 - gathering: IoUs of all processes are gathered before the schedule decides, in TRL's
   global order (groups = ``num_generations`` consecutive completions), as IoUCurriculum does.
 - no TensorBoard section of its own: the ``medloc/*`` metrics go through ``log_metric``.
@@ -22,22 +27,23 @@ function): ``MEDLOC_SCHEDULE`` (default ``adaptive``), ``MEDLOC_SCHEDULE_OPTIONS
 object), ``MEDLOC_FRAME`` (default ``pixels``), ``MEDLOC_FRAME_OPTIONS`` (a JSON object).
 ``linear`` / ``cosine`` without ``total_steps`` span the run.
 
-Example:
-    >>> from transformers import TrainerState
-    >>> state = TrainerState()
-    >>> adaptive_iou_reward(["[0, 0, 10, 10]"], trainer_state=state, boxes=[[[0, 0, 10, 10]]],
-    ...                     width=[64], height=[64])
-    [1.0]
+Example (outside a trainer it only scores, at the schedule's start):
+    >>> adaptive_iou_reward(["[0, 0, 10, 10]", "[0, 0, 2, 10]"], boxes=[[[0, 0, 10, 10]]] * 2,
+    ...                     width=[64] * 2, height=[64] * 2)
+    [1.0, 0.0]
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from grounding_data.frames import CoordinateFrame, get_frame
 from medloc.curriculum_core import STATE_KEY_PREFIX, generation_batches
+from medloc.integrations.pixel_limits import TrainerQwenFrame, checked_limits, processor_limits
 from medloc.integrations.schedule_driver import ScheduleDriver, settings_from_env
 from medloc.scoring import ious_from_columns
 
@@ -47,6 +53,41 @@ STATE_KEY = STATE_KEY_PREFIX + "trl_cli"
 
 Metric = Callable[[Sequence[Any], dict[str, Any]], Any]
 """``metric(completions, columns) -> (N,)`` scores in [0, 1], as for :class:`medloc.ThresholdCurriculum`."""
+
+
+def trl_frame(settings: dict[str, Any], trainer: Any) -> CoordinateFrame:
+    """The frame answers are read in: for ``qwen2.5-vl``, the limits of the trainer's processor."""
+    if settings["frame"] != "qwen2.5-vl":
+        return get_frame(settings["frame"], **settings["frame_options"])
+    processor = getattr(trainer, "processing_class", None)
+    found = processor_limits(processor) if processor is not None else None
+    return TrainerQwenFrame(**checked_limits(settings["frame_options"], found, "the trainer's processor"))
+
+
+def trainer_behind(log_metric: Any, trainer_state: Any) -> Any:
+    """The ``GRPOTrainer`` whose ``_log_metric`` TRL passed, checked to own ``trainer_state``; None outside a trainer.
+
+    Raises ``RuntimeError`` naming the installed TRL when a ``trainer_state`` comes with a
+    ``log_metric`` that is not such a method (the function could not tell evaluation apart).
+
+    Example:
+        >>> trainer_behind(None, None) is None
+        True
+    """
+    if trainer_state is None:
+        return None
+    trainer = getattr(log_metric, "__self__", None)
+    model = getattr(trainer, "model", None)
+    if getattr(trainer, "state", None) is not trainer_state or not hasattr(model, "training"):
+        try:
+            installed = importlib.metadata.version("trl")
+        except importlib.metadata.PackageNotFoundError:
+            installed = "not installed"
+        raise RuntimeError(
+            f"medloc.integrations.trl_cli: cannot find the trainer behind log_metric={log_metric!r}, so evaluation "
+            f"batches cannot be told from training ones; it needs TRL >= 1.16, < 2 (installed: trl {installed}), "
+            f"which passes GRPOTrainer._log_metric")
+    return trainer
 
 
 class TrlCliCurriculum:
@@ -66,13 +107,13 @@ class TrlCliCurriculum:
         self.metric = metric
         self.__name__ = name
         self._bound: tuple[weakref.ref | None, ScheduleDriver | None] = (None, None)
-        self._warned = False
 
     def driver_for(self, trainer_state: Any, trainer: Any = None) -> ScheduleDriver:
-        """The driver bound to this ``TrainerState`` object: built (from the environment) at its
-        first sight, restored from its ``stateful_callbacks`` when it carries medloc's state.
+        """The driver bound to this ``TrainerState`` object: built (from the environment and the trainer's
+        processor) at its first sight, restored from its ``stateful_callbacks`` when it carries medloc's state.
 
         A new ``TrainerState`` means a new run or a resume: TRL builds one per ``train()`` call.
+        Without one (outside a trainer) a fresh driver scores at the schedule's start.
         """
         ref, driver = self._bound
         if driver is not None and ref is not None and ref() is trainer_state:
@@ -80,7 +121,7 @@ class TrlCliCurriculum:
         max_steps = getattr(trainer_state, "max_steps", 0) or 0
         settings = settings_from_env()
         total_steps = generation_batches(getattr(trainer, "args", None), max_steps) if max_steps else 1
-        driver = ScheduleDriver(settings["schedule"], settings["frame"], settings["frame_options"], total_steps,
+        driver = ScheduleDriver(settings["schedule"], trl_frame(settings, trainer), None, total_steps,
                                 **settings["schedule_options"])
         saved = (getattr(trainer_state, "stateful_callbacks", None) or {}).get(STATE_KEY)
         if saved is not None:
@@ -90,14 +131,9 @@ class TrlCliCurriculum:
         return driver
 
     def _is_training(self, trainer: Any) -> bool:
-        model = getattr(trainer, "model", None)
-        if model is not None and hasattr(model, "training"):
-            return bool(model.training)
-        if not self._warned:
-            logger.warning("medloc.integrations.trl_cli: cannot find the trainer through log_metric, so evaluation "
-                           "batches cannot be told apart from training ones; every batch counts as training.")
-            self._warned = True
-        return True
+        """Whether this batch is a training batch: the model of the trainer behind ``log_metric`` is in
+        training mode (TRL's own test); outside a trainer (``None``) it only scores."""
+        return trainer is not None and bool(trainer.model.training)
 
     def __call__(self, completions: Sequence[Any], trainer_state: Any = None,
                  log_metric: Callable[[str, float], None] | None = None, **columns: Any) -> list[float]:
@@ -105,12 +141,12 @@ class TrlCliCurriculum:
 
         Called without ``trainer_state`` (outside a trainer) it only scores, at the schedule's start.
         """
-        trainer = getattr(log_metric, "__self__", None)
+        trainer = trainer_behind(log_metric, trainer_state)
         driver = self.driver_for(trainer_state, trainer)
         scores = (ious_from_columns(completions, driver.frame, columns) if self.metric is None
                   else self.metric(completions, columns))
         rewards = driver.rewards(scores)
-        if trainer_state is None or not self._is_training(trainer):
+        if not self._is_training(trainer):
             return rewards.tolist()
         group_size = getattr(getattr(trainer, "args", None), "num_generations", None)
         metrics = driver.learn_from_processes(scores, group_size)  # every rank's scores, in rank order

@@ -68,8 +68,9 @@ def test_schedule_option_defaults_come_from_the_schedules():
     text = help_text("train")
     window_takers = [name for name in schedulers.available() if "window" in schedulers.schedule_options(name)]
     window_help = text.split("--window INTEGER", 1)[1].split("--increment", 1)[0]
-    for name in window_takers:
-        assert f"{name} {schedulers.schedule_options(name)['window']}" in window_help
+    assert len(window_takers) >= 2
+    for name in window_takers:  # the window the schedule runs with (an option may default through a preset)
+        assert f"{name} {schedulers.build(name).options()['window']}" in window_help
     assert "built-in model: adaptive 0.05" in text.split("--min-margin FLOAT", 1)[1].split("--refresh-fraction")[0]
 
 

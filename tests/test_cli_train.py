@@ -165,8 +165,8 @@ def test_the_run_announces_the_built_in_model_schedule_defaults(tmp_path):
                  "--output-dir", str(tmp_path / "run")]
     announced = CliRunner().invoke(main, arguments)
     assert announced.exit_code == 0, announced.output
-    assert ("Schedule 'adaptive' with the built-in model's min_margin 0.05 (minimum window mean score - tau for a raise "
-            "(Delta)); --min-margin to change") in announced.output
+    assert ("Schedule 'adaptive' with the built-in model's min_margin 0.05 (minimum margin of the window's scores over "
+            "tau for a raise (Delta; see --schedule-option margin_estimate)); --min-margin to change") in announced.output
     given = CliRunner().invoke(main, [*arguments, "--min-margin", "0.1", "--output-dir", str(tmp_path / "given")])
     assert given.exit_code == 0, given.output
     assert "built-in model's" not in given.output

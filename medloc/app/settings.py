@@ -35,7 +35,8 @@ SCHEDULE_FLAGS = {
     "total_steps": "schedule steps the ramp spans",
     "window": "steps in the sliding window the schedule decides on",
     "increment": "how a raise of tau is sized",
-    "min_margin": "minimum window mean score - tau for a raise (Delta)",
+    "min_margin": "minimum margin of the window's scores over tau for a raise "
+                  "(Delta; see --schedule-option margin_estimate)",
     "refresh_fraction": "share of the window dropped after a raise",
     "density_guard": "hold tau while the next one would starve most GRPO groups",
 }

@@ -20,7 +20,6 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import shlex
 import warnings
 from typing import Any
@@ -58,26 +57,36 @@ def _shown(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def schedule_defaults(schedule: str) -> dict[str, Any]:
+    """Every option of ``schedule`` as a schedule built with its defaults has it (an option left at None in
+    the signature takes its value from the schedule, e.g. the adaptive rule's preset).
+
+    Example:
+        >>> schedule_defaults("fixed")
+        {'threshold': 0.5}
+    """
+    needs_total = getattr(schedulers.schedule_class(schedule), "needs_total_steps", False)
+    return schedulers.build(schedule, **({"total_steps": 1} if needs_total else {})).options()
+
+
 def schedule_flag_help(name: str) -> str:
     """The help of a schedule option's flag: what it sets, the schedules that take it with their defaults
     (from the schedule registry), and the built-in model's own default.
 
     Example:
         >>> schedule_flag_help("window")
-        'steps in the sliding window the schedule decides on [default: adaptive 30, informative 10]'
-        >>> schedule_flag_help("min_margin")
-        'minimum window mean score - tau for a raise (Delta) [default: adaptive 0.1; built-in model: adaptive 0.05]'
+        'steps in the sliding window the schedule decides on [default: adaptive 15, informative 10]'
+        >>> schedule_flag_help("total_steps")
+        'schedule steps the ramp spans [default: linear / cosine / progress the whole run]'
     """
     takers: dict[str, list[str]] = {}
     for schedule in schedulers.available():
         try:
-            options = schedulers.schedule_options(schedule)
-        except ValueError:  # a broken plugin is reported when it is used, not by --help
+            options = schedule_defaults(schedule)
+        except (TypeError, ValueError):  # a broken plugin is reported when it is used, not by --help
             continue
         if name in options:
-            value = options[name]
-            missing = value is None or value is inspect.Parameter.empty
-            shown = "the whole run" if name == "total_steps" and missing else "required" if missing else _shown(value)
+            shown = "the whole run" if name == "total_steps" else _shown(options[name])
             takers.setdefault(shown, []).append(schedule)
     defaults = ", ".join(f"{' / '.join(names)} {value}" for value, names in takers.items())
     builtin = [f"{schedule} {_shown(options[name])}" for schedule, options in BUILTIN_SCHEDULE_DEFAULTS.items()

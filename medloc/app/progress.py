@@ -16,9 +16,9 @@ Example:
     >>> progress.raises
     []
     >>> bar_legend("iou", ["format_reward_none", "iou_curriculum"], "iou_curriculum", "A@0.5")
-    'tau = IoU threshold of the last logged step; hit = share of its completions with IoU >= tau (the IoU reward, 0-1); \
-format = format reward (1: a well-formed answer); reward per completion = hit + format; held-out A@0.5 (step): the \
-latest held-out evaluation and its step'
+    'tau = IoU threshold of the last logged step; hit = share of its completions with IoU >= tau (the IoU \
+reward, 0-1); format = format reward (1: a well-formed answer); reward per completion = hit + format; held-out \
+A@0.5 (step): the latest held-out evaluation and its step'
 """
 
 from __future__ import annotations

@@ -89,7 +89,8 @@ def newest_run_dir(runs_dir: str | Path = RUNS_DIR) -> Path:
         >>> newest_run_dir("/no/such/runs")
         Traceback (most recent call last):
         ...
-        medloc.app.settings.SettingsError: --resume: no run to continue in /no/such/runs; give the run folder with --output-dir
+        medloc.app.settings.SettingsError: --resume: no run to continue in /no/such/runs; give the run folder \
+with --output-dir
     """
     folder = Path(runs_dir)
     runs = sorted(path for path in folder.iterdir() if (path / SETTINGS_FILE).is_file()) if folder.is_dir() else []

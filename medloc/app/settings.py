@@ -52,7 +52,8 @@ def default_cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
     Example:
         >>> str(default_cache_dir({"XDG_CACHE_HOME": "/var/cache/me"}))
         '/var/cache/me/medloc'
-        >>> default_cache_dir({}) == default_cache_dir({"XDG_CACHE_HOME": "relative"}) == Path.home() / ".cache" / "medloc"
+        >>> home_cache = Path.home() / ".cache" / "medloc"
+        >>> default_cache_dir({}) == default_cache_dir({"XDG_CACHE_HOME": "relative"}) == home_cache
         True
     """
     xdg = environ.get("XDG_CACHE_HOME", "")

@@ -5,7 +5,7 @@ the valid-answer rate overall, per modality and per question type (grades add ``
 
 Example::
 
-    $ medloc eval --model medloc-output/final_model
+    $ medloc eval --model medloc-runs/<run>/final_model
     $ medloc eval --model Qwen/Qwen2.5-VL-3B-Instruct --data tn3k --data-root data/TN3K --split test
     $ medloc eval --task vqa --model Qwen/Qwen2.5-VL-3B-Instruct --data med-r1 \\
           --data-root data/Med-R1/Splits --split test --data-option image_root=data/OmniMedVQA

@@ -111,7 +111,8 @@ def _schedule_flag_options(function: Any) -> Any:
 def _option(*names: str, help: str, shown: str | None = None, **kwargs: Any) -> Any:
     """The flag of a setting (``--max-steps`` sets ``max_steps``; a last name without dashes names the
     setting), default None (= not given); its help ends with the setting's default, or ``shown``."""
-    setting = names[-1] if not names[-1].startswith("-") else names[0].split("/")[0].removeprefix("--").replace("-", "_")
+    named = not names[-1].startswith("-")
+    setting = names[-1] if named else names[0].split("/")[0].removeprefix("--").replace("-", "_")
     text = shown if shown is not None else _shown(default(setting))
     return click.option(*names, default=None, help=f"{help} [default: {text}]", **kwargs)
 
@@ -139,7 +140,8 @@ def _option(*names: str, help: str, shown: str | None = None, **kwargs: Any) -> 
 @_option("--difficulty", type=click.Choice(list(DIFFICULTIES)), help="synthetic data preset")
 @click.option("--data-option", multiple=True, metavar="KEY=VALUE",
               help="dataset reader option, see `medloc data formats` (repeatable) [default: none]")
-@_option("--skip-bad/--no-skip-bad", "skip_bad", help="skip and count bad dataset rows instead of stopping at the first")
+@_option("--skip-bad/--no-skip-bad", "skip_bad",
+         help="skip and count bad dataset rows instead of stopping at the first")
 @_option("--reasoning", type=click.Choice(REASONING_LAYOUTS),
          help="prompt layout and format reward: before = <think> then <answer>, after = <answer> then <think>, "
               "none = <answer> only")

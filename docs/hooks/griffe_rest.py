@@ -8,7 +8,7 @@ literally. Before a docstring is parsed this extension rewrites:
 - ``Example:`` / ``Example::`` headers to ``Examples:``, so that griffe reads the doctest lines
   under them as code;
 - a trailing ``::`` (a reST literal block follows) to ``:``;
-- reST simple tables (``====  ====`` borders) to fenced text blocks.
+- reST simple tables (``====  ====`` borders) to Markdown tables.
 
 The source files are not changed; only the text the API reference renders.
 """
@@ -54,26 +54,38 @@ def _role(obj: griffe.Object, match: re.Match[str]) -> str:
     return f'<autoref identifier="{_identifier(obj, target)}" optional><code>{title}</code></autoref>'
 
 
-def _fence_tables(lines: list[str]) -> list[str]:
+def _cells(line: str, spans: list[tuple[int, int]]) -> list[str]:
+    """A simple-table row cut at the column spans of its border (the last column runs to the end)."""
+    cuts = [start for start, _ in spans] + [len(line)]
+    return [line[start:end].strip() for start, end in zip(cuts, cuts[1:])]
+
+
+def _markdown_tables(lines: list[str]) -> list[str]:
+    """Each reST simple table (border, header, border, rows, border) as a Markdown table."""
     borders = [i for i, line in enumerate(lines) if TABLE_BORDER.match(line)]
     out = list(lines)
-    for first, _, last in reversed(list(zip(borders[0::3], borders[1::3], borders[2::3]))):
-        indent = lines[first][: len(lines[first]) - len(lines[first].lstrip())]
-        out[first:last + 1] = [f"{indent}```text", *lines[first:last + 1], f"{indent}```"]
+    for first, second, last in reversed(list(zip(borders[0::3], borders[1::3], borders[2::3]))):
+        border = lines[first]
+        indent = border[: len(border) - len(border.lstrip())]
+        spans = [match.span() for match in re.finditer(r"=+", border)]
+        header = [" ".join(cells) for cells in zip(*(_cells(line, spans) for line in lines[first + 1:second]))]
+        rows = [_cells(line, spans) for line in lines[second + 1:last] if line.strip()]
+        table = [header, ["---"] * len(spans), *rows]
+        out[first:last + 1] = ["", *(f"{indent}| " + " | ".join(row) + " |" for row in table), ""]
     return out
 
 
 def markdown_docstring(obj: griffe.Object, text: str) -> str:
     """The docstring ``text`` of ``obj`` with its reST forms rewritten for Markdown."""
     lines = []
-    for line in text.splitlines():
+    for line in _markdown_tables(text.splitlines()):
         header = EXAMPLE_HEADER.match(line)
         if header:
             line = f"{header.group(1)}Examples:"
         elif line.rstrip().endswith("::") and not line.strip().startswith(">>>"):
             line = line.rstrip()[:-1]
         lines.append(ROLE.sub(lambda match: _role(obj, match), line))
-    return "\n".join(_fence_tables(lines))
+    return "\n".join(lines)
 
 
 class RestForms(griffe.Extension):

@@ -193,7 +193,8 @@ def valid_box_mask(boxes: np.ndarray, width: np.ndarray | float | None = None,
 
     Args:
         boxes: ``(K, 4)`` ``(x1, y1, x2, y2)`` boxes.
-        width, height: the image size, per box or one for all; ``None`` skips the image check.
+        width: the image width, per box or one for all; ``None`` skips the image check.
+        height: the image height, the same way.
 
     Example:
         >>> valid_box_mask(np.array([[1, 2, 3, 4], [3, 2, 1, 4], [0, 0, 250, 10]]), 100, 100).tolist()

@@ -85,8 +85,8 @@ class CoordinateFrame(ABC):
         Args:
             boxes: ``(N, 4)`` or ``(4,)`` ``(x1, y1, x2, y2)`` boxes, numpy array or tensor
                 (anything else is read with ``np.asarray``).
-            width, height: the image size in pixels, scalars or ``(N,)`` arrays (one size
-                per box).
+            width: the image width in pixels, a scalar or an ``(N,)`` array (one size per box).
+            height: the image height in pixels, the same way.
 
         Returns:
             Pixel boxes of the same shape; a tensor for a tensor input, else a float64 array.

@@ -282,7 +282,10 @@ class IoUCurriculum(ThresholdCurriculum):
             ``"unit"``, ``"grid-N"``, ``"qwen2.5-vl"``, or a frame object. Default ``"pixels"``.
         name: the reward's name in TRL's logs and the key of its state in checkpoints; give two
             curricula in one trainer different names. Default ``"iou_curriculum"``.
-        num_generations, tensorboard_dir, tensorboard_writer, **options: as for :class:`ThresholdCurriculum`.
+        num_generations: as for :class:`ThresholdCurriculum`.
+        tensorboard_dir: as for :class:`ThresholdCurriculum`.
+        tensorboard_writer: as for :class:`ThresholdCurriculum`.
+        **options: as for :class:`ThresholdCurriculum`.
 
     Example:
         >>> curriculum = IoUCurriculum("fixed", threshold=0.5)

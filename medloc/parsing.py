@@ -109,7 +109,8 @@ def parse_batch(
 
     Args:
         completions: strings or chat-message lists, one per row.
-        widths, heights: the ground truth's image size per row, in pixels.
+        widths: the ground truth's image width per row, in pixels.
+        heights: its height per row, in pixels.
         frame: the frame the model writes in (see :func:`grounding_data.frames.get_frame`).
 
     Returns:
@@ -161,7 +162,8 @@ def parse_boxes(
 
     Args:
         completion: a string or a list of chat messages.
-        width, height: size of the image the ground truth is given in.
+        width: width of the image the ground truth is given in.
+        height: its height.
         frame: the frame the model writes in (Qwen2-VL box tokens are always grid-1000).
 
     Returns:

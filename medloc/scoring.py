@@ -148,7 +148,8 @@ def completion_ious(
     Args:
         completions: strings or chat-message lists, one per row.
         boxes: per row, ground-truth ``[[x1, y1, x2, y2], ...]`` (or one flat box) in pixels.
-        widths, heights: per row, the size of the image the ground truth is given in.
+        widths: per row, the width of the image the ground truth is given in.
+        heights: per row, its height.
         frame: the frame the model writes in (see :func:`grounding_data.frames.get_frame`).
 
     Returns:

@@ -28,7 +28,7 @@ Usage::
 Arms (``--arms``): the names in ``ARMS`` or ``NAME=SCHEDULE[:KEY=VALUE,...]`` (e.g.
 ``adaptive-w10=adaptive:window=10``); ``soft-iou`` trains on the raw IoU (VLM-R1's reward).
 The adaptive arms pass every option explicitly, so the built-in model's own schedule defaults
-(``medloc.builtin.tiny_model.BUILTIN_SCHEDULE_DEFAULTS``) do not change them.
+(``medloc.builtin.BUILTIN_SCHEDULE_DEFAULTS``) do not change them.
 """
 
 from __future__ import annotations

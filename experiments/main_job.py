@@ -39,7 +39,7 @@ def run_main_job(seed: int, extra: list[str], work_dir: Path) -> dict[str, Any]:
     """Run ``medloc train --schedule adaptive --seed SEED EXTRA...``; its result record."""
     output_dir = work_dir / f"seed{seed}"
     command = [sys.executable, "-m", "medloc", "train", "--schedule", "adaptive", "--seed", str(seed),
-               "--output-dir", str(output_dir), *extra]
+               "--output-dir", str(output_dir), "--overwrite-output-dir", *extra]  # the script owns its work dir
     started = time.time()
     completed = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     wall = time.time() - started

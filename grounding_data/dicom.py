@@ -23,13 +23,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pydicom
 from PIL import Image
-from pydicom.errors import InvalidDicomError
-from pydicom.pixels import apply_modality_lut, apply_voi_lut, apply_windowing, get_decoder
 
 from grounding_data.errors import DataError
+
+if TYPE_CHECKING:  # pydicom is imported where a DICOM is read: listing the formats does not load it
+    import pydicom
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
 GREY = ("MONOCHROME1", "MONOCHROME2")
@@ -61,6 +63,9 @@ def _install_hint(uid: str) -> str:
 
 
 def _read_header(path: Path, file: str | Path, row: int | str | None) -> pydicom.Dataset:
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
     if not path.is_file():
         raise DataError("missing image", f"no file {path}", file, row)
     try:
@@ -70,6 +75,8 @@ def _read_header(path: Path, file: str | Path, row: int | str | None) -> pydicom
 
 
 def _check_decodable(ds: pydicom.Dataset, path: Path, file: str | Path, row: int | str | None) -> None:
+    from pydicom.pixels import get_decoder
+
     meta = getattr(ds, "file_meta", None)
     uid = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
     if uid is None:
@@ -117,6 +124,8 @@ def _unit_range(values: np.ndarray) -> np.ndarray:
 def _voi_output_range(ds: pydicom.Dataset) -> tuple[float, float]:
     """The range pydicom's VOI transform maps onto: the LUT's nominal range (0 to 2**bits - 1), or
     the window's output range, read off :func:`pydicom.pixels.apply_windowing` at -inf and +inf."""
+    from pydicom.pixels import apply_windowing
+
     if ds.get("VOILUTSequence"):
         return 0.0, float(2 ** int(ds.VOILUTSequence[0].LUTDescriptor[2]) - 1)
     low, high = apply_windowing(np.array([-np.inf, np.inf]), ds)
@@ -130,11 +139,14 @@ def grey_to_unit(ds: pydicom.Dataset, pixels: np.ndarray) -> np.ndarray:
     Example::
 
         >>> from pydicom.data import get_testdata_file
+        >>> import pydicom
         >>> ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"))  # window centre 600, width 1600
         >>> unit = grey_to_unit(ds, ds.pixel_array)
         >>> round(float(unit.min()), 3), float(unit.max())
         (0.205, 1.0)
     """
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
     values = np.asarray(apply_modality_lut(pixels, ds))
     if values.dtype.kind == "f" and np.array_equal(values, np.round(values)):
         values = values.astype(np.int64)  # a VOI LUT indexes by integer value
@@ -163,6 +175,9 @@ def read_dicom(path: str | Path, file: str | Path | None = None, row: int | str 
     path = Path(path)
     file = path if file is None else file
     dicom_size(path, file, row)
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
     try:
         ds = pydicom.dcmread(path)
         pixels = ds.pixel_array

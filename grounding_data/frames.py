@@ -23,12 +23,15 @@ Example:
 from __future__ import annotations
 
 import functools
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is read only when a tensor comes in: frame names and numpy boxes need no torch
+    import torch
 
 __all__ = [
     "CoordinateFrame",
@@ -49,7 +52,7 @@ QWEN_FACTOR = 28
 QWEN_MIN_PIXELS = 56 * 56
 QWEN_MAX_PIXELS = 28 * 28 * 1280
 
-BoxesT = TypeVar("BoxesT", np.ndarray, torch.Tensor)
+BoxesT = TypeVar("BoxesT", np.ndarray, "torch.Tensor")
 Size = float | int | np.ndarray
 
 
@@ -89,6 +92,7 @@ class CoordinateFrame(ABC):
             Pixel boxes of the same shape; a tensor for a tensor input, else a float64 array.
 
         Example:
+            >>> import torch
             >>> get_frame("unit").decode(torch.tensor([[0.5, 0.5, 1.0, 1.0]]), 10, 20)
             tensor([[ 5., 10., 10., 20.]])
         """
@@ -108,7 +112,8 @@ class CoordinateFrame(ABC):
         factors = np.stack(np.broadcast_arrays(sx, sy, sx, sy), axis=-1)
         if inverse:
             factors = 1.0 / factors
-        if isinstance(boxes, torch.Tensor):
+        torch = sys.modules.get("torch")  # a tensor exists only once torch is imported
+        if torch is not None and isinstance(boxes, torch.Tensor):
             dtype = boxes.dtype if boxes.is_floating_point() else torch.get_default_dtype()
             return boxes.to(dtype) * torch.as_tensor(factors, dtype=dtype, device=boxes.device)
         return np.asarray(boxes, dtype=np.float64) * factors

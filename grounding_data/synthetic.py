@@ -30,13 +30,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
-from torchvision.ops import masks_to_boxes
-from torchvision.transforms.functional import gaussian_blur
 
-from grounding_data.masks import pixel_edge_boxes
 from grounding_data.rows import GroundingRow, write_jsonl
+
+# torch / torchvision are imported where an image is drawn: reading the presets (``medloc train --help``)
+# loads neither
 
 SOURCE = "synthetic"
 SPLITS = {"train": 0, "heldout": 1}
@@ -163,6 +162,10 @@ class Scene:
     @property
     def target_box(self) -> list[int]:
         """Tight pixel-edge box of the target's pixels (:func:`grounding_data.masks.pixel_edge_boxes`)."""
+        import torch
+
+        from grounding_data.masks import pixel_edge_boxes
+
         return [int(value) for value in pixel_edge_boxes(torch.from_numpy(self.masks[0])[None])[0]]
 
     def to_row(self) -> dict:
@@ -270,6 +273,9 @@ POSITION_WORDS = {  # direction -> (two lesions, three or more)
 
 def _extreme_in(lesions: list[Lesion], masks: list[np.ndarray], direction: str) -> int | None:
     """Index of the lesion whose pixels lie wholly beyond every other's in `direction`, if any."""
+    import torch
+    from torchvision.ops import masks_to_boxes
+
     boxes = [masks_to_boxes(torch.from_numpy(m)[None])[0].tolist() for m in masks]
     for i, box in enumerate(boxes):
         others = [b for j, b in enumerate(boxes) if j != i]
@@ -293,6 +299,9 @@ def _background(config: SyntheticConfig, rng) -> np.ndarray:
 
 
 def _render(config: SyntheticConfig, rng, lesions: list[Lesion], masks: list[np.ndarray]) -> Image.Image:
+    import torch
+    from torchvision.transforms.functional import gaussian_blur
+
     img = _background(config, rng)
     for lesion, mask in zip(lesions, masks):
         img = img + mask * (lesion.polarity * lesion.contrast)

@@ -217,7 +217,7 @@ class ThresholdCurriculum(TrainerCallback):
         trl_writes = self._trl_reports_tensorboard(args)
         if state.is_world_process_zero and (trl_writes or self.tensorboard_dir or self.tensorboard_writer):
             target = self.tensorboard_writer or self.tensorboard_dir or default_log_dir(args.output_dir)
-            self._writer = CurriculumWriter(target, mirror=not trl_writes)
+            self._writer = CurriculumWriter(target, mirror=not trl_writes, score=self.metric_name)
 
     def fit_to_run(self, args: Any, max_steps: int) -> None:
         """Span a schedule that ``needs_total_steps`` (built by name without ``total_steps``) over the run:

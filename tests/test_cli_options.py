@@ -19,7 +19,7 @@ from medloc.curriculum import IoUCurriculum
     [
         (["--schedule", "bogus"],
          "--schedule: unknown schedule 'bogus'; available: fixed, linear, cosine, progress, adaptive, informative"),
-        (["--reward", "dense"], "Invalid value for '--reward'"),
+        (["--reward", "dense"], "--reward: must be one of binary, soft-iou for --task grounding, got 'dense'"),
         (["--vision-lr-scale", "-0.5"], "--vision-lr-scale: must be a number >= 0, got -0.5"),
         (["--schedule", "fixed", "--window", "3"], "--window: unknown option(s) 'window' for schedule 'fixed'"),
         (["--schedule", "fixed", "--threshold", "1.5"], "--threshold: fixed: option 'threshold' must be in [0, 1]"),

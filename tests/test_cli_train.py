@@ -50,6 +50,19 @@ def test_summary_is_printed_and_written(short_run):
     assert [step for step, _ in summary["heldout_history"]] == [0, 2, 3]  # 0: the starting model
     assert set(summary["heldout"]) >= {"A@0.5", "A@0.8", "pseudo_mAP", "mIoU", "format_valid_rate", "n"}
     assert (output_dir / "final_model" / "config.json").is_file()
+    assert summary["seed"] == 0 and summary["settings"]["max_steps"] == 3
+    assert summary["schedule_options"]["window"] == 1 and summary["schedule_options"]["min_margin"] == 0.05
+    assert summary["grpo_seconds"] <= summary["seconds"] and summary["warm_start"] is None
+    assert set(summary["versions"]) >= {"medloc", "torch", "transformers", "trl"}
+    assert "time:" in output and "GRPO" in output
+
+
+def test_the_run_writes_medlocs_model_card_not_trls(short_run):
+    output_dir, _ = short_run
+    cards = [(output_dir / "README.md").read_text(), (output_dir / "final_model" / "README.md").read_text()]
+    assert cards[0] == cards[1]
+    assert "`adaptive` (`start=0.3`" in cards[0] and "| seed | 0 |" in cards[0] and "In progress" not in cards[0]
+    assert "huggingface.co/None" not in cards[0] and "licence" not in cards[0]
 
 
 def test_tensorboard_holds_curriculum_rewards_and_heldout_metrics(short_run):
@@ -152,7 +165,8 @@ def test_the_run_announces_the_built_in_model_schedule_defaults(tmp_path):
                  "--output-dir", str(tmp_path / "run")]
     announced = CliRunner().invoke(main, arguments)
     assert announced.exit_code == 0, announced.output
-    assert "Schedule 'adaptive' with the built-in model's min_margin 0.05 (--min-margin to change)" in announced.output
+    assert ("Schedule 'adaptive' with the built-in model's min_margin 0.05 (minimum margin of the window's scores over "
+            "tau for a raise (Delta; see --schedule-option margin_estimate)); --min-margin to change") in announced.output
     given = CliRunner().invoke(main, [*arguments, "--min-margin", "0.1", "--output-dir", str(tmp_path / "given")])
     assert given.exit_code == 0, given.output
     assert "built-in model's" not in given.output

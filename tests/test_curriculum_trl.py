@@ -65,7 +65,8 @@ def test_tensorboard_layout_puts_threshold_and_hit_rate_on_one_chart(tmp_path, m
     layout = layout_pb2.Layout()
     layout.ParseFromString(accumulator.Tensors(metadata.CONFIG_SUMMARY_TAG)[0].tensor_proto.string_val[0])
     charts = {chart.title: list(chart.multiline.tag) for category in layout.category for chart in category.chart}
-    assert {"train/medloc/threshold", "train/medloc/hit_rate"} <= set(charts["threshold vs hit rate"])
+    assert {"^train/medloc/threshold$", "^train/medloc/hit_rate$"} <= set(
+        charts["tau vs hit rate (smoothed; Smoothing 0 shows tau's steps)"])
 
 
 def test_tracker_does_not_learn_from_evaluation_batches(tmp_path):

@@ -63,5 +63,11 @@ def test_a_run_resumed_after_a_crash_is_the_uninterrupted_run(tmp_path, scored_g
     assert schedule_state(resumed / "checkpoint-6") == expected
     assert step_metrics(resumed) == step_metrics(uninterrupted)  # steps 1-3 kept, 4-6 redone, each once
     summary = json.loads((resumed / "summary.json").read_text())
-    at_checkpoint = schedule_state(uninterrupted / "checkpoint-3")["threshold"]
-    assert summary["steps"] == 6 and summary["threshold_trajectory"][0] == [3, at_checkpoint]
+    whole = json.loads((uninterrupted / "summary.json").read_text())
+    assert summary["steps"] == 6 and summary["resumed_from_step"] == 3 and whole["resumed_from_step"] is None
+    # the summary of the resumed run describes the whole run, from step 0 (kept in the checkpoint)
+    assert summary["threshold_trajectory"] == whole["threshold_trajectory"]
+    assert [step for step, _ in summary["threshold_trajectory"]] == list(range(7))
+    assert summary["raises"] == whole["raises"] and summary["start_threshold"] == whole["start_threshold"]
+    assert summary["heldout_history"] == whole["heldout_history"]
+    assert [step for step, _ in summary["heldout_history"]] == [0, 6]

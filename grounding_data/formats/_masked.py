@@ -1,4 +1,7 @@
-"""Shared reader for datasets whose boxes come from lesion masks (HAM10000, TN3K)."""
+"""Shared reader for datasets whose boxes come from lesion masks (HAM10000, TN3K).
+
+The mask functions (torch) are imported when a row is read: listing the formats loads no torch.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from pathlib import Path
 from grounding_data.checks import check_box
 from grounding_data.errors import DataError
 from grounding_data.formats._context import ReadContext
-from grounding_data.masks import boxes_from_mask, load_mask
 from grounding_data.rows import GroundingRow
 
 
@@ -25,6 +27,8 @@ class MaskedImage:
 def masked_row(item: MaskedImage, ctx: ReadContext, source: str, threshold: int, components: str,
                min_component_pixels: int) -> GroundingRow:
     """One row per image: boxes from the mask (raises "empty mask", "mask size mismatch")."""
+    from grounding_data.masks import boxes_from_mask, load_mask
+
     width, height = ctx.image_size(item.image, item.mask, item.id)
     mask = load_mask(item.mask, threshold)
     if tuple(mask.shape) != (height, width):

@@ -24,9 +24,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import torch
-from torchvision.ops import box_iou
-
 from grounding_data.checks import parse_numbers
 from grounding_data.errors import DataError
 from grounding_data.formats._context import ReadContext
@@ -100,6 +97,9 @@ def merge_readers(boxes: list[list[float]], readers: list[str], iou: float) -> l
         >>> merge_readers([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], ["R1", "R2", "R1"], 0.5)
         [[0.5, 0.5, 10.5, 10.5], [50.0, 50.0, 60.0, 60.0]]
     """
+    import torch  # here, not at the top: listing the formats loads no torch
+    from torchvision.ops import box_iou
+
     t = torch.tensor(boxes, dtype=torch.float64)
     same_reader = torch.tensor([[a == b for b in readers] for a in readers])
     linked = (box_iou(t, t) >= iou) & ~same_reader

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from medloc.app.settings import SettingsError, TrainSettings
-from medloc.builtin.tiny_model import is_builtin_model
+from medloc.builtin import is_builtin_model
 
 
 def grpo_arguments(settings: TrainSettings, output_dir: Path) -> Any:

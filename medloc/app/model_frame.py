@@ -15,7 +15,7 @@ from typing import Any
 from grounding_data.frames import CoordinateFrame, get_frame
 from medloc.app.model_setup import warm_start_config
 from medloc.app.settings import TrainSettings
-from medloc.builtin.tiny_model import is_builtin_model
+from medloc.builtin import is_builtin_model
 from medloc.integrations.pixel_limits import processor_limits
 
 logger = logging.getLogger(__name__)

@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,10 @@ from accelerate import PartialState
 from accelerate.state import AcceleratorState
 
 from grounding_data.synthetic import difficulty
+from medloc.app.run_files import UNTRAINED_MODEL_SUBDIR
 from medloc.app.settings import SettingsError, TrainSettings
-from medloc.builtin.tiny_model import build_tiny_vlm, is_builtin_model
+from medloc.builtin import is_builtin_model
+from medloc.builtin.tiny_model import build_tiny_vlm
 from medloc.builtin.warmstart import METRICS_FILE, PRESET_RECIPES, WarmStartConfig, warm_start
 from medloc.vision_optimizer import vision_scaled_optimizer, vision_tower
 
@@ -39,24 +42,33 @@ def warm_start_config(settings: TrainSettings) -> Any:
 
 
 def prepare_model(settings: TrainSettings, progress: bool) -> tuple[str, dict[str, Any] | None]:
-    """The model folder or hub id to train, and the warm-start probe metrics (built-in model only)."""
+    """The model folder or hub id to train, and what the warm start did (built-in model only).
+
+    The warm-start record holds the probe metrics of the warm-started model (``mIoU``, ``A@0.5``,
+    ``A@0.8``, ``format_valid_rate``, the average-box baseline, ``stalled``), ``built`` (False when it
+    came from the cache), ``seconds`` (this run's time on it) and ``folder`` (the cached model).
+    """
     if not is_builtin_model(settings.model):
         return settings.model, None
     if not settings.warm_start:
-        path = Path(settings.output_dir).expanduser() / "untrained_model"
+        path = Path(settings.output_dir).expanduser() / UNTRAINED_MODEL_SUBDIR
         if PartialState().is_main_process:
             model, processor = build_tiny_vlm(seed=settings.seed)
             model.save_pretrained(path)
             processor.save_pretrained(path)
         PartialState().wait_for_everyone()
         return str(path), None
+    started = time.time()
+    cache, config = settings.warm_start_cache() / "warmstart", warm_start_config(settings)
+    built = not (cache / config.key(settings.seed) / METRICS_FILE).is_file()
     with PartialState().main_process_first():
-        path = warm_start(Path(settings.cache_dir).expanduser() / "warmstart", warm_start_config(settings),
-                          seed=settings.seed, progress=progress and PartialState().is_main_process, keep_stalled=True)
+        path = warm_start(cache, config, seed=settings.seed, progress=progress and PartialState().is_main_process,
+                          keep_stalled=True)
     AcceleratorState._reset_state()  # the warm start's trainer fixed its mixed precision; GRPO sets its own
     metrics = json.loads((Path(path) / METRICS_FILE).read_text())
     keys = ("mIoU", "A@0.5", "A@0.8", "format_valid_rate", "constant_box_mIoU", "stalled")
-    return str(path), {key: metrics[key] for key in keys if key in metrics}
+    return str(path), {**{key: metrics[key] for key in keys if key in metrics}, "built": built,
+                       "seconds": round(time.time() - started, 1), "folder": str(path)}
 
 
 def vision_lr_scale(settings: TrainSettings) -> float:

@@ -24,24 +24,40 @@ import yaml
 import schedulers
 from grounding_data.answer_format import REASONING_LAYOUTS
 from grounding_data.frames import get_frame
-from medloc.curriculum_core import check_schedule_options
 from medloc.priors import read_class_descriptions
-from medloc.builtin.tiny_model import BUILTIN_MODEL, BUILTIN_SCHEDULE_DEFAULTS, is_builtin_model
+from medloc.builtin import BUILTIN_MODEL, BUILTIN_SCHEDULE_DEFAULTS, is_builtin_model
 
 SYNTHETIC = "synthetic"
 SCHEDULE_FLAGS = {
-    "threshold": "fixed: the constant IoU threshold",
-    "start": "linear/cosine/adaptive: the first threshold",
-    "target": "linear/cosine/adaptive: the final threshold",
-    "total_steps": "linear/cosine/progress: schedule steps of the ramp (default: the whole run)",
-    "window": "adaptive: steps in the sliding window",
-    "increment": "adaptive: piecewise, linear or cosine",
-    "min_margin": "adaptive: minimum mean IoU - tau (Delta; default 0.10, built-in model 0.05)",
-    "refresh_fraction": "adaptive: share of the window dropped after a raise",
-    "density_guard": "adaptive: hold while the next tau would starve GRPO groups [on]",
+    "threshold": "the constant threshold",
+    "start": "the first threshold",
+    "target": "the final threshold",
+    "total_steps": "schedule steps the ramp spans",
+    "window": "steps in the sliding window the schedule decides on",
+    "increment": "how a raise of tau is sized",
+    "min_margin": "minimum margin of the window's scores over tau for a raise "
+                  "(Delta; see --schedule-option margin_estimate)",
+    "refresh_fraction": "share of the window dropped after a raise",
+    "density_guard": "hold tau while the next one would starve most GRPO groups",
 }
-"""Schedule options with a flag of their own (name -> help); any other goes through ``--schedule-option KEY=VALUE``."""
-DEFAULT_CACHE_DIR = os.path.join("~", ".cache", "medloc")
+"""Schedule options with a flag of their own (name -> what it sets; ``medloc train --help`` adds which schedules
+take it and their defaults); any other goes through ``--schedule-option KEY=VALUE``."""
+
+
+def default_cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where medloc caches warm-started models unless ``--cache-dir`` says otherwise:
+    ``$XDG_CACHE_HOME/medloc`` (the XDG base-directory spec; a relative value is ignored, as the spec
+    says), else ``~/.cache/medloc``.
+
+    Example:
+        >>> str(default_cache_dir({"XDG_CACHE_HOME": "/var/cache/me"}))
+        '/var/cache/me/medloc'
+        >>> home_cache = Path.home() / ".cache" / "medloc"
+        >>> default_cache_dir({}) == default_cache_dir({"XDG_CACHE_HOME": "relative"}) == home_cache
+        True
+    """
+    xdg = environ.get("XDG_CACHE_HOME", "")
+    return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache") / "medloc"
 
 
 class SettingsError(ValueError):
@@ -86,7 +102,8 @@ class TrainSettings:
         train_rows: synthetic rows to generate, or a cap on real rows; default: enough for the run.
         reasoning: prompt layout and format reward: ``before``, ``after`` or ``none``.
         frame: coordinate frame the model writes in; default from the model type.
-        output_dir: run folder (checkpoints, TensorBoard events, summary).
+        output_dir: run folder (checkpoints, TensorBoard events, summary, model card); default (None): a
+            new folder under ``medloc-runs/`` (:func:`medloc.app.run_files.new_run_dir`).
         max_steps: GRPO optimizer steps.
         num_generations: completions per prompt (G).
         prompts_per_step: prompts per optimizer step (per device); the batch is this times G.
@@ -100,7 +117,7 @@ class TrainSettings:
         warm_start_margin: how much looser than the truth the warm start's boxes are, as a fraction of
             the box size per side (default: the preset's, 0.15; 0 trains on the exact boxes). See
             ``medloc.builtin.warmstart.WarmStartConfig.label_margin``.
-        cache_dir: where warm-started models are cached.
+        cache_dir: where warm-started models are cached; default (None): :func:`default_cache_dir`.
         grpo: pass-through ``GRPOConfig`` options (``--grpo KEY=VALUE``).
         task: ``grounding`` (boxes), ``vqa`` (multiple choice) or ``grade`` (ordinal labels), or any
             registered task; see :mod:`medloc.tasks`.
@@ -121,7 +138,7 @@ class TrainSettings:
     train_rows: int | None = None
     reasoning: str = "none"
     frame: str | None = None
-    output_dir: str = "medloc-output"
+    output_dir: str | None = None
     max_steps: int = 200
     num_generations: int = 8
     prompts_per_step: int = 4
@@ -135,7 +152,7 @@ class TrainSettings:
     warm_start: bool = True
     warm_start_steps: int | None = None
     warm_start_margin: float | None = None
-    cache_dir: str = DEFAULT_CACHE_DIR
+    cache_dir: str | None = None
     grpo: dict[str, Any] = dataclasses.field(default_factory=dict)
     task: str = "grounding"
     class_descriptions: str | None = None
@@ -170,7 +187,7 @@ class TrainSettings:
 
     def run_schedule_options(self) -> dict[str, Any]:
         """The schedule's options for this run: those given, over the built-in model's defaults
-        (:data:`medloc.builtin.tiny_model.BUILTIN_SCHEDULE_DEFAULTS`, grounding jobs only).
+        (:data:`medloc.builtin.BUILTIN_SCHEDULE_DEFAULTS`, grounding jobs only).
 
         Example:
             >>> TrainSettings().run_schedule_options()
@@ -183,6 +200,15 @@ class TrainSettings:
         builtin_grounding = is_builtin_model(self.model) and self.task == "grounding"  # where they were measured
         defaults = BUILTIN_SCHEDULE_DEFAULTS.get(self.schedule, {}) if builtin_grounding else {}
         return {**defaults, **self.schedule_options}
+
+    def warm_start_cache(self) -> Path:
+        """The warm-start cache folder of this run: ``cache_dir``, else :func:`default_cache_dir`.
+
+        Example:
+            >>> TrainSettings(cache_dir="~/c").warm_start_cache() == Path.home() / "c"
+            True
+        """
+        return Path(self.cache_dir).expanduser() if self.cache_dir else default_cache_dir()
 
     def validate(self) -> TrainSettings:
         """Check every setting; raise :class:`SettingsError` naming the first bad one. Returns self."""
@@ -231,6 +257,8 @@ class TrainSettings:
             raise SettingsError(flag(name), f"must be an integer >= {minimum}, got {value!r}")
 
     def _check_schedule(self) -> None:
+        from medloc.curriculum_core import check_schedule_options
+
         if self.schedule not in schedulers.available():
             raise SettingsError(
                 "--schedule", f"unknown schedule {self.schedule!r}; available: {', '.join(schedulers.available())}"

@@ -26,15 +26,7 @@ from transformers import (
     Qwen2VLVideoProcessor,
 )
 
-BUILTIN_MODEL = "medloc/tiny-qwen2-vl"
-"""Model name meaning "build the tiny model locally" (never looked up on a hub)."""
-BUILTIN_SCHEDULE_DEFAULTS: dict[str, dict[str, float]] = {"adaptive": {"min_margin": 0.05}}
-"""Schedule options the built-in model runs with unless given (``medloc train`` grounding jobs only).
-
-The adaptive rule's margin is measured on sampled completions, which on the tiny model sit below its
-greedy answer: at the paper's Delta = 0.10 tau stopped at 0.45 in 6 of 7 seeds measured, at 0.05 it
-rose twice in every seed and trained as well (``experiments/results/warmstart_findings.md``, section 7).
-"""
+from medloc.builtin import BUILTIN_MODEL, BUILTIN_SCHEDULE_DEFAULTS, is_builtin_model  # noqa: F401 (their old home)
 
 SPECIAL_TOKENS = [
     "<|endoftext|>",
@@ -112,16 +104,6 @@ class TinyVLMSize:
     rope_theta: float = 10.0
     max_position_embeddings: int = 1024
     number_tokens: bool = True
-
-
-def is_builtin_model(name: str | None) -> bool:
-    """True when `name` asks for the locally built tiny model (None or BUILTIN_MODEL).
-
-    Example:
-        >>> is_builtin_model("medloc/tiny-qwen2-vl"), is_builtin_model("Qwen/Qwen2-VL-2B-Instruct")
-        (True, False)
-    """
-    return name is None or name == BUILTIN_MODEL
 
 
 def build_tokenizer(number_tokens: bool = True) -> PreTrainedTokenizerFast:

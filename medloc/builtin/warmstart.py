@@ -313,15 +313,16 @@ def warm_start(cache_dir: str | Path, config: WarmStartConfig | None = None, see
         lr = config.learning_rate * config.lr_backoff**attempt
         attempt_seed = seed + 1000 * attempt
         if progress:
-            print(f"Warm start attempt {attempt + 1}/{config.max_attempts}: {config.max_steps} steps, lr {lr:g}, "
-                  f"seed {attempt_seed}", flush=True)
+            what = ("Warm start of the built-in model (supervised, once: cached for later runs)" if attempt == 0
+                    else f"Warm start again, try {attempt + 1} of {config.max_attempts}")
+            print(f"{what}: {config.max_steps} steps, learning rate {lr:g}, seed {attempt_seed}", flush=True)
         model, processor = train_once(config, attempt_seed, lr, progress)
         result = probe(model, processor, probe_rows, config.reasoning, config.frame)
         result.update(attempt=attempt + 1, learning_rate=lr, seed=attempt_seed, seconds=round(time.time() - start, 1))
         attempts.append(result)
         if progress:
-            print(f"  probe: mIoU {result['mIoU']:.3f}, A@0.5 {result['A@0.5']:.3f}, valid "
-                  f"{result['format_valid_rate']:.2f}, spread {result['spread']:.2f}", flush=True)
+            print(f"  warm-started model on {len(probe_rows)} held-out rows: mIoU {result['mIoU']:.3f}, A@0.5 "
+                  f"{result['A@0.5']:.3f}, well-formed answers {result['format_valid_rate']:.0%}", flush=True)
         if not is_stalled(result, config):
             _save(target, model, processor, {**result, "stalled": False, "attempts": attempts,
                                              "config": dataclasses.asdict(config)})
@@ -329,8 +330,9 @@ def warm_start(cache_dir: str | Path, config: WarmStartConfig | None = None, see
         if best is None or result["mIoU"] > best[0]["mIoU"]:
             best = (result, model, processor)
         if progress:
-            print("  stalled (one constant box, malformed answers, or no better than the average box): "
-                  "restarting with a new seed and lower lr", flush=True)
+            print(f"  stalled (one constant box, malformed answers, or no better than the average box; box spread "
+                  f"{result['spread']:.2f}, 0 = one box for every image): restarting with a new seed and a lower "
+                  "learning rate", flush=True)
     if keep_stalled and best is not None:
         result, model, processor = best
         if progress:

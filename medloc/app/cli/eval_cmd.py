@@ -5,7 +5,7 @@ the valid-answer rate overall, per modality and per question type (grades add ``
 
 Example::
 
-    $ medloc eval --model medloc-output/final_model
+    $ medloc eval --model medloc-runs/<run>/final_model
     $ medloc eval --model Qwen/Qwen2.5-VL-3B-Instruct --data tn3k --data-root data/TN3K --split test
     $ medloc eval --task vqa --model Qwen/Qwen2.5-VL-3B-Instruct --data med-r1 \\
           --data-root data/Med-R1/Splits --split test --data-option image_root=data/OmniMedVQA
@@ -28,7 +28,8 @@ from medloc.tasks import DEFAULT_TASK, task_names
 
 
 @click.command()
-@click.option("--model", required=True, help="a saved model folder (e.g. <run>/final_model) or a hub id")
+@click.option("--model", required=True, help="a saved model folder (<run>/final_model, or the run folder itself) or a "
+                                              "hub id")
 @click.option("--task", type=click.Choice(task_names()), default=None,
               help=f"{', '.join(task_names())} (default: what the model was trained for, else {DEFAULT_TASK})")
 @click.option("--class-descriptions", default=None, type=click.Path(dir_okay=False),
@@ -36,30 +37,33 @@ from medloc.tasks import DEFAULT_TASK, task_names
                    "trained with)")
 @click.option("--data", default="synthetic", show_default=True,
               help="synthetic (held-out split), a unified jsonl, or a dataset format (with --data-root)")
-@click.option("--data-root", default=None, help="dataset folder for a format given to --data")
+@click.option("--data-root", default=None, help="dataset folder for a format given to --data [default: none]")
 @click.option("--difficulty", type=click.Choice(list(DIFFICULTIES)), default="easy", show_default=True,
               help="synthetic data preset (with --data synthetic)")
-@click.option("--split", default=None, help="dataset split to read (format datasets)")
-@click.option("--data-option", multiple=True, metavar="KEY=VALUE", help="dataset reader option (repeatable)")
-@click.option("--skip-bad", is_flag=True, help="skip and count bad dataset rows")
+@click.option("--split", default=None, help="dataset split to read (format datasets) [default: all]")
+@click.option("--data-option", multiple=True, metavar="KEY=VALUE",
+              help="dataset reader option, see `medloc data formats` (repeatable) [default: none]")
+@click.option("--skip-bad", is_flag=True, help="skip and count bad dataset rows [default: off]")
 @click.option("--rows", type=int, default=128, show_default=True, help="rows to evaluate (at most)")
 @click.option("--reasoning", type=click.Choice(REASONING_LAYOUTS), default=None,
               help="prompt layout (default: what the model was trained with, else none)")
 @click.option("--frame", default=None, help=f"coordinate frame of the model's boxes: {', '.join(FRAME_NAMES)} "
                                             "(default: recorded with the model, else from its type)")
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of the synthetic held-out split")
-@click.option("--batch-size", type=int, default=32, show_default=True)
-@click.option("--max-new-tokens", type=int, default=64, show_default=True)
+@click.option("--batch-size", type=int, default=32, show_default=True, help="rows answered at once")
+@click.option("--max-new-tokens", type=int, default=64, show_default=True, help="tokens per answer at most")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
-              help="also write metrics and per-row answers to this JSON file")
+              help="also write metrics and per-row answers to this JSON file [default: none]")
 def eval_command(**options: Any) -> None:
-    """Evaluate a model's boxes (A@0.5, A@0.8, pseudo-mAP, mIoU, format-valid rate) or answers (accuracy)."""
+    """Evaluate a model's boxes (A@0.5, A@0.8, pseudo-mAP, mIoU, format-valid rate) or answers (accuracy), for
+    every task."""
     from grounding_data import DataError
     from medloc.app.run_data import evaluation_rows
-    from medloc.app.run_files import read_model_info
+    from medloc.app.run_files import model_folder, read_model_info
     from medloc.priors import read_class_descriptions
     from medloc.tasks import get_task
 
+    options["model"] = model_folder(options["model"])
     info = read_model_info(options["model"])
     task = get_task(options["task"] or info.get("task", DEFAULT_TASK))
     if options["rows"] < 1 or options["batch_size"] < 1:

@@ -74,8 +74,14 @@ ARMS: dict[str, dict[str, Any]] = {
 STUDY_ARMS = ("fixed-0.3", "fixed-0.5", "fixed-0.6", "fixed-0.8", "linear", "progress", "soft-iou",
               "adaptive-paper", "adaptive", "informative")
 """The arms a study runs unless ``--arms`` is given."""
-REGIMES: dict[str, dict[str, Any]] = {"easy": {"difficulty": "easy"}, "standard": {"difficulty": "standard"}}
-"""Built-in regimes: name -> TrainSettings fields."""
+REGIMES: dict[str, dict[str, Any]] = {
+    "easy": {"difficulty": "easy"},
+    "standard": {"difficulty": "standard", "learning_rate": 3e-4},
+    "large": {"difficulty": "large"},
+    "distractors": {"difficulty": "distractors"},
+}
+"""Built-in regimes: name -> TrainSettings fields (the presets of ``medloc train --difficulty``;
+``standard`` at learning rate 3e-4, where soft-IoU GRPO gained most in experiments/results/regimes.md)."""
 TAU_LEVELS = (0.45, 0.6, 0.7, 0.8)
 METRICS = ("A@0.5", "A@0.8", "pseudo_mAP", "mIoU")
 PAIRED_METRICS = ("mIoU", "A@0.8")

@@ -179,9 +179,15 @@ DIFFICULTIES: dict[str, SyntheticConfig] = {
     # one clearly visible lesion per image, little noise: what the tiny model learns in minutes
     "easy": SyntheticConfig(size_range=(12.0, 40.0), contrast_range=(0.3, 0.5), distractor_prob=0.0,
                             noise_std=0.01, speckle=0.0, texture=0.0),
-    # distractors named apart by the phrase, small and fainter targets, mild speckle and texture
-    "standard": SyntheticConfig(size_range=(8.0, 32.0), contrast_range=(0.15, 0.45), noise_std=0.02, speckle=0.08,
-                                texture=0.04),
+    # one small, faint lesion in speckle and texture: a binary reward at tau 0.5 starts mostly starved
+    "standard": SyntheticConfig(size_range=(8.0, 32.0), contrast_range=(0.15, 0.45), distractor_prob=0.0,
+                                noise_std=0.02, speckle=0.08, texture=0.04),
+    # standard's imaging plus distractors the phrase names apart (the tiny model learns little here)
+    "distractors": SyntheticConfig(size_range=(8.0, 32.0), contrast_range=(0.15, 0.45), noise_std=0.02,
+                                   speckle=0.08, texture=0.04),
+    # one large, clear lesion: boxes the model can place within a pixel or two, so strict thresholds can pay
+    "large": SyntheticConfig(size_range=(28.0, 52.0), contrast_range=(0.3, 0.5), distractor_prob=0.0,
+                             noise_std=0.01, speckle=0.0, texture=0.0),
 }
 """Named difficulty presets of the synthetic generator."""
 

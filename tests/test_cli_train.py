@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import subprocess
 import sys
 import time
@@ -141,6 +142,33 @@ def test_train_reads_a_real_dataset_format_or_its_unified_jsonl(tmp_path, via):
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["heldout"]["n"] == 1
     assert summary["data_report"]["rows"] == 2
+
+
+def test_the_built_in_model_warm_starts_on_the_datasets_training_rows(tmp_path):
+    from tests import data_fixtures
+    from medloc.app.model_setup import warm_start_config
+    from medloc.app.run_data import load_data
+    from medloc.app.settings import TrainSettings
+    from medloc.tasks import get_task
+
+    root = data_fixtures.tn3k(tmp_path / "TN3K")
+    rows = tmp_path / "tn3k.jsonl"
+    converted = CliRunner().invoke(main, ["data", "convert", "--format", "tn3k", "--root", str(root),
+                                          "--split", "trainval", "--out", str(rows)])
+    assert converted.exit_code == 0, converted.output
+    result = CliRunner().invoke(
+        main,
+        ["train", "--data", str(rows), "--warm-start-steps", "1", "--cache-dir", str(tmp_path / "cache"),
+         "--max-steps", "1", "--prompts-per-step", "1", "--num-generations", "2", "--heldout-rows", "1",
+         "--eval-every", "0", "--max-completion-length", "4", "--output-dir", str(tmp_path / "run")],
+    )
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "Warm start of the built-in model on 1 of your rows" in result.output
+    settings = TrainSettings(data=str(rows), heldout_rows=1, warm_start_steps=1)
+    train, heldout = load_data(settings, get_task("grounding"))[:2]
+    assert {r["id"] for r in train}.isdisjoint(r["id"] for r in heldout)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert Path(summary["warm_start"]["folder"]).name == warm_start_config(settings, train).key(0)
 
 
 def test_train_reports_a_bad_dataset_row_before_any_model_is_built(tmp_path, monkeypatch):

@@ -154,12 +154,17 @@ def test_bad_split_is_named():
 def test_difficulty_presets():
     from grounding_data.synthetic import DIFFICULTIES, difficulty
 
-    assert set(DIFFICULTIES) == {"easy", "standard"}
-    standard = difficulty("standard")
-    assert standard.distractor_prob == 0.7 and standard.size_range == (8.0, 32.0)
-    easy_rows = generate_split("heldout", 8, difficulty("easy"), seed=0)
-    assert all(row["attribute"] == "none" for row in easy_rows)  # one lesion, nothing to tell apart
-    standard_rows = generate_split("heldout", 32, standard, seed=0)
-    assert sum(row["attribute"] != "none" for row in standard_rows) >= 16  # most name a target among distractors
-    with pytest.raises(ValueError, match="unknown synthetic difficulty 'insane'; choose from easy, standard"):
+    assert set(DIFFICULTIES) == {"easy", "standard", "distractors", "large"}
+    distractors = difficulty("distractors")
+    assert distractors.distractor_prob == 0.7 and distractors.size_range == (8.0, 32.0)
+    for name in ("easy", "standard", "large"):  # one lesion, nothing to tell apart
+        assert all(row["attribute"] == "none" for row in generate_split("heldout", 8, difficulty(name), seed=0))
+    distractor_rows = generate_split("heldout", 32, distractors, seed=0)
+    assert sum(row["attribute"] != "none" for row in distractor_rows) >= 16  # most name a target among distractors
+    sizes = {name: np.median([max(b[2] - b[0], b[3] - b[1]) for row in generate_split("heldout", 32, difficulty(name),
+                                                                                         seed=0) for b in row["boxes"]])
+             for name in ("standard", "large")}
+    assert sizes["standard"] < 25 < 30 < sizes["large"]
+    with pytest.raises(ValueError, match="unknown synthetic difficulty 'insane'; choose from easy, standard, "
+                                         "distractors, large"):
         difficulty("insane")

@@ -92,7 +92,7 @@ def _fake_probe(results):
 def test_stalled_run_restarts_with_new_seed_and_lower_lr_then_caches(tmp_path, monkeypatch):
     calls = []
 
-    def fake_train(config, seed, lr, progress=True):
+    def fake_train(config, seed, lr, progress=True, rows=None):
         calls.append((seed, lr))
         return build_tiny_vlm(seed=seed)
 
@@ -111,7 +111,7 @@ def test_stalled_run_restarts_with_new_seed_and_lower_lr_then_caches(tmp_path, m
 
 
 def test_every_attempt_stalled_raises(tmp_path, monkeypatch):
-    monkeypatch.setattr(ws, "train_once", lambda config, seed, lr, progress=True: build_tiny_vlm(seed))
+    monkeypatch.setattr(ws, "train_once", lambda config, seed, lr, progress=True, rows=None: build_tiny_vlm(seed))
     monkeypatch.setattr(ws, "probe", _fake_probe([{"format_valid_rate": 1.0, "spread": 0.0}] * 2))
     with pytest.raises(RuntimeError, match="stalled in all 2 attempts"):
         warm_start(tmp_path, WarmStartConfig(max_steps=1, probe_size=2, max_attempts=2), seed=0, progress=False)
@@ -119,7 +119,7 @@ def test_every_attempt_stalled_raises(tmp_path, monkeypatch):
 
 
 def test_keep_stalled_keeps_the_best_attempt_and_marks_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(ws, "train_once", lambda config, seed, lr, progress=True: build_tiny_vlm(seed))
+    monkeypatch.setattr(ws, "train_once", lambda config, seed, lr, progress=True, rows=None: build_tiny_vlm(seed))
     monkeypatch.setattr(ws, "probe", _fake_probe([{"format_valid_rate": 1.0, "spread": 0.0, "mIoU": 0.05},
                                                   {"format_valid_rate": 1.0, "spread": 0.0, "mIoU": 0.02}]))
     config = WarmStartConfig(max_steps=1, probe_size=2, max_attempts=2)
@@ -143,12 +143,12 @@ def test_lead_in_steps_draw_from_the_lead_in_preset(monkeypatch):
 
     real_batch = ws.sft_batch
     monkeypatch.setattr(ws, "sft_batch", record)
-    config = WarmStartConfig(max_steps=3, batch_size=8, synthetic=difficulty("standard"), lead_in="easy",
+    config = WarmStartConfig(max_steps=3, batch_size=8, synthetic=difficulty("distractors"), lead_in="easy",
                              lead_in_steps=2)
     with pytest.raises(StopIteration):
         ws.train_once(config, seed=0, learning_rate=1e-3, progress=False)
     assert batches[0] == batches[1] == ["none"] * 8  # easy: one lesion, no phrase attribute
-    assert set(batches[2]) - {"none"}  # standard: targets named among distractors
+    assert set(batches[2]) - {"none"}  # distractors: targets named among distractors
 
 
 def test_label_margin_loosens_the_target_box_and_keeps_it_in_the_image():
@@ -166,19 +166,23 @@ def test_warm_start_margin_setting_reaches_the_recipe():
     from medloc.app.model_setup import warm_start_config
 
     assert warm_start_config(TrainSettings()).label_margin == ws.LABEL_MARGIN
-    assert warm_start_config(TrainSettings(difficulty="standard")).label_margin == ws.LABEL_MARGIN
+    assert warm_start_config(TrainSettings(difficulty="distractors")).label_margin == ws.LABEL_MARGIN
+    assert warm_start_config(TrainSettings(difficulty="standard")).label_margin == 0.25
+    assert warm_start_config(TrainSettings(difficulty="large")).label_margin == 0.3
     assert warm_start_config(TrainSettings(warm_start_margin=0.0)).label_margin == 0.0
     with pytest.raises(SettingsError, match="--warm-start-margin: must be a number in \\[0, 1\\], got 1.5"):
         TrainSettings(warm_start_margin=1.5).validate()
 
 
-def test_standard_preset_recipe_has_a_lead_in():
+def test_hard_preset_recipes_have_a_lead_in():
     from medloc.app.settings import TrainSettings
     from medloc.app.model_setup import warm_start_config
 
-    config = warm_start_config(TrainSettings(difficulty="standard"))
+    config = warm_start_config(TrainSettings(difficulty="distractors"))
     assert (config.lead_in, config.lead_in_steps, config.max_steps) == ("easy", 500, 1200)
-    assert warm_start_config(TrainSettings(difficulty="standard", warm_start_steps=40)).lead_in_steps == 20
+    config = warm_start_config(TrainSettings(difficulty="standard"))
+    assert (config.lead_in, config.lead_in_steps, config.max_steps) == ("easy", 300, 1000)
+    assert warm_start_config(TrainSettings(difficulty="distractors", warm_start_steps=40)).lead_in_steps == 20
     assert warm_start_config(TrainSettings()).lead_in is None
 
 
@@ -193,3 +197,67 @@ def test_train_once_updates_the_model(tmp_path, freeze_vision):
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert any(".language_model." in k for k in changed)
     assert any(".visual." in k for k in changed) != freeze_vision
+
+
+def _row_files(tmp_path, count):
+    """``count`` synthetic grounding rows with their images saved as PNG files (a user's dataset)."""
+    rows = []
+    for row in generate_split("train", count, seed=3):
+        path = tmp_path / f"{row['id']}.png"
+        row["image"].resize((448, 448)).save(path)  # larger than the warm start keeps in memory
+        scale = 448 / row["width"]
+        rows.append({**row, "image": str(path), "boxes": [[v * scale for v in row["boxes"][0]]], "width": 448,
+                     "height": 448})
+    return rows
+
+
+def test_warm_start_on_rows_trains_on_them_and_probes_on_rows_it_did_not_train_on(tmp_path, monkeypatch):
+    rows = _row_files(tmp_path, 12)
+    seen = {}
+
+    def fake_train(config, seed, lr, progress=True, rows=None):
+        seen["train"] = rows
+        return build_tiny_vlm(seed=seed)
+
+    def fake_probe(model, processor, probe_rows, *args):
+        seen["probe"] = probe_rows
+        return {"format_valid_rate": 1.0, "spread": 0.5, "mIoU": 0.4, "constant_box_mIoU": 0.1, "A@0.5": 0.3,
+                "A@0.8": 0.0}
+
+    monkeypatch.setattr(ws, "train_once", fake_train)
+    monkeypatch.setattr(ws, "probe", fake_probe)
+    config = WarmStartConfig(max_steps=1, probe_size=8, rows_fingerprint=ws.rows_fingerprint(rows))
+    path = warm_start(tmp_path / "cache", config, seed=0, progress=False, rows=rows)
+    trained, probed = {r["id"] for r in seen["train"]}, {r["id"] for r in seen["probe"]}
+    assert len(probed) == 3 and len(trained) == 9 and not trained & probed  # a quarter at most is the probe
+    assert {r["image"].size for r in seen["train"]} == {(224, 224)}  # shrunk once, in memory
+    assert seen["train"][0]["boxes"] == next(r for r in rows if r["id"] == seen["train"][0]["id"])["boxes"]
+    assert path.name == config.key(0) != WarmStartConfig(max_steps=1, probe_size=8).key(0)
+    other = _row_files(tmp_path, 13)
+    assert ws.rows_fingerprint(other) != config.rows_fingerprint
+    with pytest.raises(ValueError, match="rows_fingerprint must be rows_fingerprint\\(rows\\)"):
+        warm_start(tmp_path / "cache", config, seed=0, progress=False, rows=other)
+    with pytest.raises(ValueError, match="rows_fingerprint"):
+        warm_start(tmp_path / "cache", config, seed=0, progress=False)
+
+
+def test_synthetic_cache_keys_are_unchanged_by_the_rows_field():
+    # the key of the built-in easy warm start before rows existed: cached models stay valid
+    assert WarmStartConfig(label_margin=0.15).key(0) == "ed07e5a89f9f8d1a"
+
+
+def test_row_stream_visits_every_row_each_pass_in_a_new_order():
+    stream = ws.row_stream([{"id": i} for i in range(5)], seed=1)
+    first, second = [next(stream)["id"] for _ in range(5)], [next(stream)["id"] for _ in range(5)]
+    assert sorted(first) == sorted(second) == list(range(5)) and first != second
+
+
+def test_warm_start_recipe_on_a_dataset_uses_its_rows_not_the_preset():
+    from medloc.app.settings import TrainSettings
+    from medloc.app.model_setup import warm_start_config
+
+    rows = [{"id": "a", "image": "a.jpg", "phrase": "the polyp", "boxes": [[1, 2, 3, 4]], "width": 8, "height": 8}]
+    config = warm_start_config(TrainSettings(difficulty="standard"), rows)
+    assert config.rows_fingerprint == ws.rows_fingerprint(rows)
+    assert (config.lead_in, config.label_margin) == (None, ws.LABEL_MARGIN)
+    assert warm_start_config(TrainSettings(), None).rows_fingerprint is None

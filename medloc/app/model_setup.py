@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -23,14 +24,26 @@ from medloc.app.run_files import UNTRAINED_MODEL_SUBDIR
 from medloc.app.settings import SettingsError, TrainSettings
 from medloc.builtin import is_builtin_model
 from medloc.builtin.tiny_model import build_tiny_vlm
-from medloc.builtin.warmstart import METRICS_FILE, PRESET_RECIPES, WarmStartConfig, warm_start
+from medloc.builtin.warmstart import METRICS_FILE, PRESET_RECIPES, WarmStartConfig, rows_fingerprint, warm_start
 from medloc.vision_optimizer import vision_scaled_optimizer, vision_tower
 
 
-def warm_start_config(settings: TrainSettings) -> Any:
-    """The warm-start recipe of the built-in model for these settings (also its synthetic data)."""
-    options: dict[str, Any] = {"reasoning": settings.reasoning, "synthetic": difficulty(settings.difficulty),
-                               **PRESET_RECIPES.get(settings.difficulty, {})}
+def warm_start_config(settings: TrainSettings, rows: Sequence[Mapping] | None = None) -> Any:
+    """The warm-start recipe of the built-in model for these settings: on the ``--difficulty``
+    preset's synthetic data, or on ``rows`` (a dataset's training rows) with the base recipe.
+
+    Example:
+        >>> warm_start_config(TrainSettings(difficulty="large")).label_margin
+        0.3
+        >>> rows = [{"id": "a", "image": "a.jpg", "phrase": "the polyp", "boxes": [[1, 2, 3, 4]]}]
+        >>> warm_start_config(TrainSettings(difficulty="large"), rows).label_margin
+        0.15
+    """
+    options: dict[str, Any] = {"reasoning": settings.reasoning}
+    if rows is None:
+        options.update(synthetic=difficulty(settings.difficulty), **PRESET_RECIPES.get(settings.difficulty, {}))
+    else:
+        options.update(PRESET_RECIPES["easy"], rows_fingerprint=rows_fingerprint(rows))
     if settings.frame:
         options["frame"] = settings.frame
     if settings.warm_start_steps:
@@ -41,8 +54,12 @@ def warm_start_config(settings: TrainSettings) -> Any:
     return WarmStartConfig(**options)
 
 
-def prepare_model(settings: TrainSettings, progress: bool) -> tuple[str, dict[str, Any] | None]:
+def prepare_model(settings: TrainSettings, progress: bool,
+                  rows: Sequence[Mapping] | None = None) -> tuple[str, dict[str, Any] | None]:
     """The model folder or hub id to train, and what the warm start did (built-in model only).
+
+    ``rows``: the run's training rows when it reads a grounding dataset: the built-in model's warm
+    start then trains on them (held-out rows are a separate split), not on synthetic data.
 
     The warm-start record holds the probe metrics of the warm-started model (``mIoU``, ``A@0.5``,
     ``A@0.8``, ``format_valid_rate``, the average-box baseline, ``stalled``), ``built`` (False when it
@@ -59,11 +76,11 @@ def prepare_model(settings: TrainSettings, progress: bool) -> tuple[str, dict[st
         PartialState().wait_for_everyone()
         return str(path), None
     started = time.time()
-    cache, config = settings.warm_start_cache() / "warmstart", warm_start_config(settings)
+    cache, config = settings.warm_start_cache() / "warmstart", warm_start_config(settings, rows)
     built = not (cache / config.key(settings.seed) / METRICS_FILE).is_file()
     with PartialState().main_process_first():
         path = warm_start(cache, config, seed=settings.seed, progress=progress and PartialState().is_main_process,
-                          keep_stalled=True)
+                          keep_stalled=True, rows=rows)
     AcceleratorState._reset_state()  # the warm start's trainer fixed its mixed precision; GRPO sets its own
     metrics = json.loads((Path(path) / METRICS_FILE).read_text())
     keys = ("mIoU", "A@0.5", "A@0.8", "format_valid_rate", "constant_box_mIoU", "stalled")

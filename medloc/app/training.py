@@ -54,7 +54,7 @@ from medloc.app.run_files import (
     new_run_dir,
     write_model_info,
 )
-from medloc.app.settings import SCHEDULE_FLAGS, TrainSettings, flag
+from medloc.app.settings import SCHEDULE_FLAGS, SYNTHETIC, TrainSettings, flag
 from medloc.app.summary import TrainSummary
 from medloc.checkpoints import resume_checkpoint
 from medloc.curriculum_core import STATE_KEY_PREFIX, build_schedule, generation_batches
@@ -127,7 +127,8 @@ def prepare_run(settings: TrainSettings, progress: bool = True, resume: bool = F
     checkpoint = resume_checkpoint(output_dir, states) if resume else None  # must match this run's schedule
     descriptions = read_class_descriptions(settings.class_descriptions) if settings.class_descriptions else None
     train_rows, heldout_rows, data_report = load_data(settings, task)
-    model_path, warm_metrics = prepare_model(settings, progress)
+    warm_rows = train_rows if settings.data != SYNTHETIC and task.name == "grounding" else None
+    model_path, warm_metrics = prepare_model(settings, progress, warm_rows)
 
     from transformers import AutoModelForImageTextToText, AutoProcessor
     from transformers.integrations import TensorBoardCallback

@@ -1,10 +1,16 @@
-"""Supervised warm start of the built-in tiny model on fresh synthetic data, cached on disk.
+"""Supervised warm start of the built-in tiny model on fresh synthetic data (or on a user's
+grounding rows), cached on disk.
 
 A randomly initialised model never writes a box that earns an IoU reward, so before GRPO the
 tiny model learns the answer format and rough localisation in a plain supervised loop (loss on the
 answer tokens only, a fresh synthetic batch every step, AdamW with warmup + cosine, clip 1.0).
 The result is saved under ``cache_dir/<hash of the config and seed>/`` so the next run with the
 same settings skips training.
+
+With ``rows`` (``medloc train --data FILE`` on the built-in model) the warm start trains on those
+rows instead, cycling through them in a seeded order with the same loose boxes, and probes on a
+slice of them it did not train on; the cache key then includes a hash of the rows
+(:func:`rows_fingerprint`), so each data file and split gets its own warm start.
 
 A tiny model sometimes stalls on one constant box for every image (see the findings file). After
 training, greedy answers on a held-out probe are checked; a stalled run is restarted with the next
@@ -28,13 +34,14 @@ import json
 import math
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from torchvision.ops import clip_boxes_to_image
 
+from grounding_data.dicom import open_image
 from grounding_data.synthetic import SyntheticConfig, difficulty, generate_split, iter_rows
 from medloc.boxes import paired_box_iou
 from medloc.evaluation import generate_answers, score_answers
@@ -46,6 +53,9 @@ CACHE_FORMAT = 3
 """Bump when the warm-start recipe changes in a way the config hash cannot see."""
 TRAIN_START = 1_000_000
 """Warm-start rows come from the synthetic train stream from this index on (GRPO uses 0..)."""
+ROW_IMAGE_SIDE = 224
+"""A user's images are shrunk to at most this many pixels a side once, in memory, for the warm start
+(the built-in model sees about 112 x 112 pixels; boxes stay in the row's own pixels)."""
 METRICS_FILE = "warmstart_metrics.json"
 
 
@@ -70,6 +80,9 @@ class WarmStartConfig:
     ``vision_lr_scale`` and ``vision_weight_decay`` slow down and regularise the vision tower: at the
     full learning rate its output grows a large common component that, after the language model's
     RMSNorm, makes every image token look alike (see experiments/results/warmstart_findings.md).
+
+    ``rows_fingerprint`` is the hash of the user rows the warm start trains on (None: synthetic
+    data); :func:`warm_start` checks it against the rows it is given.
 
     Example:
         >>> WarmStartConfig(max_steps=10).batch_size
@@ -98,6 +111,7 @@ class WarmStartConfig:
     min_gain: float = 0.02
     max_attempts: int = 2
     lr_backoff: float = 0.5
+    rows_fingerprint: str | None = None
 
     def __post_init__(self):
         for name in ("max_steps", "batch_size", "probe_size", "max_attempts"):
@@ -121,7 +135,10 @@ class WarmStartConfig:
             >>> WarmStartConfig().key(0) == WarmStartConfig().key(1)
             False
         """
-        blob = json.dumps({"config": dataclasses.asdict(self), "seed": seed, "format": CACHE_FORMAT},
+        config = dataclasses.asdict(self)
+        if config["rows_fingerprint"] is None:  # synthetic warm starts keep the keys they had before rows existed
+            del config["rows_fingerprint"]
+        blob = json.dumps({"config": config, "seed": seed, "format": CACHE_FORMAT},
                           sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -131,10 +148,15 @@ LABEL_MARGIN = 0.15
 ``WarmStartConfig.label_margin``)."""
 PRESET_RECIPES: dict[str, dict[str, object]] = {
     "easy": {"label_margin": LABEL_MARGIN},
-    "standard": {"max_steps": 1200, "lead_in": "easy", "lead_in_steps": 500, "label_margin": LABEL_MARGIN},
+    "standard": {"lead_in": "easy", "lead_in_steps": 300, "label_margin": 0.25},
+    "distractors": {"max_steps": 1200, "lead_in": "easy", "lead_in_steps": 500, "label_margin": LABEL_MARGIN},
+    "large": {"label_margin": 0.3},
 }
-"""Warm-start settings per synthetic preset: the ``standard`` preset stalls when trained on its own
-data from the start and learns after 500 steps on ``easy`` (experiments/results/warmstart_findings.md)."""
+"""Warm-start settings per synthetic preset. ``distractors`` stalls when trained on its own data from the
+start and learns after 500 steps on ``easy`` (experiments/results/warmstart_findings.md); ``standard``
+starts on ``easy`` too. The looser boxes of ``standard`` (25% a side) and ``large`` (30%) put the
+warm-started model below tau 0.5 on most rows, the starved start the curriculum is for
+(experiments/results/regimes.md)."""
 
 
 def loosen_boxes(boxes: Sequence[Sequence[float]], margin: float, width: int, height: int) -> list[list[float]]:
@@ -148,6 +170,53 @@ def loosen_boxes(boxes: Sequence[Sequence[float]], margin: float, width: int, he
     tensor = torch.as_tensor(boxes, dtype=torch.float64).reshape(-1, 4)
     size = (tensor[:, 2:] - tensor[:, :2]).repeat(1, 2) * torch.tensor([-margin, -margin, margin, margin])
     return clip_boxes_to_image(tensor + size, (height, width)).tolist()
+
+
+def rows_fingerprint(rows: Sequence[Mapping]) -> str:
+    """A hash of what a warm start learns from ``rows``: ids, image paths, phrases, boxes and sizes.
+
+    Example:
+        >>> row = {"id": "a", "image": "a.jpg", "phrase": "the polyp", "boxes": [[1, 2, 3, 4]], "width": 8, "height": 8}
+        >>> rows_fingerprint([row]) == rows_fingerprint([dict(row, boxes=[[1, 2, 3, 5]])])
+        False
+    """
+    keys = ("id", "image", "phrase", "boxes", "width", "height")
+    blob = json.dumps([[str(row.get(key)) for key in keys] for row in rows])
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def in_memory_rows(rows: Sequence[Mapping], side: int = ROW_IMAGE_SIDE) -> list[dict]:
+    """``rows`` with each image loaded once (path or PIL, DICOM included) and shrunk to at most
+    ``side`` pixels a side; boxes, width and height stay in the original image's pixels.
+
+    Example:
+        >>> from PIL import Image
+        >>> row = {"image": Image.new("RGB", (900, 600)), "boxes": [[100, 100, 300, 200]], "width": 900, "height": 600}
+        >>> shrunk = in_memory_rows([row])[0]
+        >>> shrunk["image"].size, shrunk["boxes"], shrunk["width"]
+        ((224, 149), [[100, 100, 300, 200]], 900)
+    """
+    loaded = []
+    for row in rows:
+        image = row["image"] if hasattr(row["image"], "convert") else open_image(row["image"])
+        image = image.convert("RGB")
+        image.thumbnail((side, side))
+        loaded.append({**row, "image": image})
+    return loaded
+
+
+def row_stream(rows: Sequence[dict], seed: int) -> Iterator[dict]:
+    """``rows`` over and over, each pass in a new seeded order.
+
+    Example:
+        >>> stream = row_stream([{"id": i} for i in range(3)], seed=0)
+        >>> sorted(next(stream)["id"] for _ in range(3))
+        [0, 1, 2]
+    """
+    rng = np.random.default_rng(seed)
+    while True:
+        for index in rng.permutation(len(rows)):
+            yield rows[index]
 
 
 def sft_example(row: dict, reasoning: str = "none", frame: str = "grid-100", label_margin: float = 0.0) -> dict:
@@ -245,8 +314,10 @@ def is_stalled(result: dict, config: WarmStartConfig) -> bool:
             or result["mIoU"] < result["constant_box_mIoU"] + config.min_gain)
 
 
-def train_once(config: WarmStartConfig, seed: int, learning_rate: float, progress: bool = True):
-    """One supervised run from a fresh tiny model on fresh synthetic rows; returns (model, processor).
+def train_once(config: WarmStartConfig, seed: int, learning_rate: float, progress: bool = True,
+               rows: Sequence[dict] | None = None):
+    """One supervised run from a fresh tiny model on fresh synthetic rows (or on ``rows``, in-memory
+    grounding rows, cycled); returns (model, processor).
 
     A plain PyTorch loop rather than TRL's SFTTrainer: with the same data, optimizer and schedule
     the SFTTrainer run stayed on the average-box plateau (held-out mIoU 0.014 after 800 steps)
@@ -268,12 +339,12 @@ def train_once(config: WarmStartConfig, seed: int, learning_rate: float, progres
         optimizer,
         lambda step: min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, step / config.max_steps))),
     )
-    rows = iter_rows("train", config.synthetic, seed=seed, start=TRAIN_START)
+    stream = row_stream(rows, seed) if rows else iter_rows("train", config.synthetic, seed=seed, start=TRAIN_START)
     lead_in = iter_rows("train", difficulty(config.lead_in), seed=seed, start=TRAIN_START) if config.lead_in else None
     model.train()
     bar = tqdm(range(config.max_steps), desc="warm start", disable=not progress)
     for step in bar:
-        source = lead_in if step < config.lead_in_steps else rows
+        source = lead_in if step < config.lead_in_steps else stream
         batch = sft_batch(processor, [next(source) for _ in range(config.batch_size)], config.reasoning, config.frame,
                           config.label_margin)
         loss = model(**batch).loss
@@ -288,16 +359,23 @@ def train_once(config: WarmStartConfig, seed: int, learning_rate: float, progres
 
 
 def warm_start(cache_dir: str | Path, config: WarmStartConfig | None = None, seed: int = 0,
-               progress: bool = True, keep_stalled: bool = False) -> Path:
+               progress: bool = True, keep_stalled: bool = False, rows: Sequence[Mapping] | None = None) -> Path:
     """Warm-start the tiny model (or reuse a cached one); return the saved model's folder.
 
     The folder holds the model, the processor and ``warmstart_metrics.json`` (held-out probe
     metrics, attempts, time). If every attempt stalls: RuntimeError, or with ``keep_stalled`` the
     attempt with the best held-out mIoU is kept and recorded with ``"stalled": true``.
 
+    ``rows``: grounding rows to train on instead of synthetic data (``config.rows_fingerprint`` must
+    be their :func:`rows_fingerprint`); the last ``probe_size`` of them (at most a quarter) are the
+    probe and are not trained on.
+
     See the module's example.
     """
     config = config or WarmStartConfig()
+    if (rows is None) != (config.rows_fingerprint is None) or (rows and config.rows_fingerprint != rows_fingerprint(rows)):
+        raise ValueError("warm_start: config.rows_fingerprint must be rows_fingerprint(rows) when rows are given, "
+                         "and None otherwise")
     cache_dir = Path(cache_dir).expanduser()
     target = cache_dir / config.key(seed)
     if (target / METRICS_FILE).is_file():
@@ -305,7 +383,12 @@ def warm_start(cache_dir: str | Path, config: WarmStartConfig | None = None, see
             stalled = json.loads((target / METRICS_FILE).read_text()).get("stalled", False)
             print(f"Warm start: reusing {target}" + (" (a STALLED warm start)" if stalled else ""), flush=True)
         return target
-    probe_rows = generate_split("heldout", config.probe_size, config.synthetic, seed=seed)
+    if rows:
+        rows = in_memory_rows(rows)
+        count = max(1, min(config.probe_size, len(rows) // 4))
+        rows, probe_rows = (rows[:-count] or rows), rows[-count:]
+    else:
+        probe_rows = generate_split("heldout", config.probe_size, config.synthetic, seed=seed)
     attempts = []
     best = None
     start = time.time()
@@ -313,10 +396,11 @@ def warm_start(cache_dir: str | Path, config: WarmStartConfig | None = None, see
         lr = config.learning_rate * config.lr_backoff**attempt
         attempt_seed = seed + 1000 * attempt
         if progress:
-            what = ("Warm start of the built-in model (supervised, once: cached for later runs)" if attempt == 0
+            data = f" on {len(rows)} of your rows" if rows else ""
+            what = (f"Warm start of the built-in model{data} (supervised, once: cached for later runs)" if attempt == 0
                     else f"Warm start again, try {attempt + 1} of {config.max_attempts}")
             print(f"{what}: {config.max_steps} steps, learning rate {lr:g}, seed {attempt_seed}", flush=True)
-        model, processor = train_once(config, attempt_seed, lr, progress)
+        model, processor = train_once(config, attempt_seed, lr, progress, rows=rows)
         result = probe(model, processor, probe_rows, config.reasoning, config.frame)
         result.update(attempt=attempt + 1, learning_rate=lr, seed=attempt_seed, seconds=round(time.time() - start, 1))
         attempts.append(result)

@@ -175,7 +175,7 @@ def tree_questions(root: Path, split: str | None, tree: str = "modality") -> lis
     other = TREES[1 - TREES.index(tree)]
     other_labels = _labels(_files(splits / other, None)) if splits is not None else {}
     test_files = _files(splits / tree, "test") if splits is not None else []
-    in_test = set(_labels(test_files))
+    in_test, test_files = set(_labels(test_files)), set(test_files)
     seen: dict[tuple[str, str], str] = {}
     questions: list[Question | DataError] = []
     for file in question_files(source, split):
@@ -191,7 +191,7 @@ def tree_questions(root: Path, split: str | None, tree: str = "modality") -> lis
             else:
                 if key is not None:
                     seen[key] = f"{file}, {where}"
-                labels = {tree: label, other: other_labels.get(key, UNKNOWN) if key is not None else UNKNOWN}
+                labels = {tree: label, other: other_labels.get(key, UNKNOWN)}
                 questions.append(Question(file, index, item, labels["modality"], labels["question_type"]))
     return questions
 

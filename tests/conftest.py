@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+"""Real data copies, read-only: ``../shared/data`` next to the project (``MEDLOC_SHARED_DATA`` overrides)."""
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The folder of real data copies; the test is skipped where there is none."""
+    folder = Path(os.environ.get("MEDLOC_SHARED_DATA", SHARED_DATA))
+    if not folder.is_dir():
+        pytest.skip(f"no real data copies at {folder}")
+    return folder
 
 
 @pytest.fixture

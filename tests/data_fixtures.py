@@ -152,3 +152,48 @@ def coco(root: Path) -> Path:
     image(root / "val" / "000001.jpg", 64, 48)
     image(root / "val" / "000002.jpg", 64, 48)
     return root
+
+
+DRIMDB = ("What is the quality of the retinal image? A)It's a good retinal image., B)It's a outlier retinal image., "
+          "C)it's a bad retinal image.")
+STAGE = "Identify the cancer stage depicted in this picture. A)Stage Ib, B)Stage IIIc, C)Stage IIc, D)Stage 0"
+BRAIN = "Which part of the body is shown? A)Brain, B)Knee"
+RETINA = "What does this OCT scan show? A)Drusen, B)Normal retina, C)Macular hole"
+
+
+def med_r1(root: Path) -> Path:
+    """Med-R1's layout as released: ``Splits/{modality,question_type}/{train,test}/<Name>_<split>.json`` (the
+    release's typos in the names), images under the OmniMedVQA folder. The trees are two splits of one
+    pool: each question is in one file per tree, in possibly different splits; the OCT question's
+    question-type file is missing (as ``Disease Diagnosis_train.json`` is from the shared copy).
+
+    ======  ===================================  ======================================
+    item    modality tree                         question_type tree
+    ======  ===================================  ======================================
+    drimdb  test/Fundus Photography               test/Lesion Grading
+    stage   test/CT(Computed Tomography)          train/Lesion Grading
+    brain   train/MR (Mag-netic Resonance ...)    test/Anatomy Identification
+    retina  train/OCT (Optical Coherence ...      (none)
+    ======  ===================================  ======================================
+    """
+    omni = root / "OmniMedVQA"
+    paths = {name: f"Images/{name}/{name}_1.png" for name in ("DRIMDB", "Chest CT Scan", "BrainMRI", "OCTID")}
+    for path in paths.values():
+        image(omni / path, 32, 32)
+    drimdb = {"image": paths["DRIMDB"], "problem": DRIMDB, "solution": "<answer> C </answer>"}
+    stage = {"image": paths["Chest CT Scan"], "problem": STAGE, "solution": "<answer> A </answer>"}
+    brain = {"image": paths["BrainMRI"], "problem": BRAIN, "solution": "<answer> A </answer>"}
+    retina = {"image": paths["OCTID"], "problem": RETINA, "solution": "<answer> B </answer>"}
+    splits = root / "Splits"
+    files = {
+        "modality/test/Fundus Photography_test.json": [drimdb],
+        "modality/test/CT(Computed Tomography)_test.json": [stage],
+        "modality/train/MR (Mag-netic Resonance Imaging)_train.json": [brain],
+        "modality/train/OCT (Optical Coherence Tomography_train.json": [retina],
+        "question_type/test/Lesion Grading_test.json": [drimdb],
+        "question_type/train/Lesion Grading_train.json": [stage],
+        "question_type/test/Anatomy Identification_test.json": [brain],
+    }
+    for name, items in files.items():
+        write(splits / name, json.dumps(items, indent=4))
+    return splits

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 from click.testing import CliRunner
 
 import medloc.evaluation
 from medloc.app.cli import main
+from medloc.app.run_data import evaluation_rows
 from medloc.evaluation import score_answers
+from medloc.tasks import get_task
+from tests.data_fixtures import image, write
 
 ROWS = [{"id": f"r{i}", "boxes": [[0, 0, 50, 50]], "width": 100, "height": 100} for i in range(4)]
 ANSWERS = [
@@ -67,3 +71,25 @@ def test_eval_command_names_a_bad_data_argument():
     assert result.exit_code == 2
     assert "--data: --task grounding reads 'synthetic', an existing unified jsonl file or a grounding format" in (
         result.output)
+
+
+def test_eval_rows_are_drawn_across_the_whole_split_with_the_seed(tmp_path):
+    """Med-R1's test split is grouped by file (its first rows are all CT): --rows 12 of 4 files x 10 rows
+    covers every modality (the first 12 rows would be 10 CT and 2 dermoscopy)."""
+    image(tmp_path / "Images" / "scan.png", 16, 16)
+    for name in ["CT(Computed Tomography)", "Dermoscopy", "Fundus Photography", "X-Ray"]:
+        items = [{"image": "Images/scan.png", "problem": f"{name} question {i}? A)yes, B)no", "solution": "A"}
+                 for i in range(10)]
+        write(tmp_path / "Splits" / "modality" / "test" / f"{name}_test.json", json.dumps(items))
+    options = {"split": "test", "image_root": str(tmp_path)}
+
+    def sample(count: int, seed: int = 0) -> list[dict]:
+        return evaluation_rows(get_task("vqa"), "med-r1", str(tmp_path / "Splits"), options, False, count, seed=seed)
+
+    rows = sample(12)
+    assert Counter(row["modality"] for row in rows) == {
+        "CT (Computed Tomography)": 5, "Dermoscopy": 3, "Fundus Photography": 2, "X-Ray": 2}
+    assert [row["id"] for row in rows] == [row["id"] for row in sample(12)]  # the seed decides
+    assert [len({row["modality"] for row in sample(12, seed)}) for seed in (1, 2, 3)] == [4, 4, 4]
+    assert [row["id"] for row in sample(12, 1)] != [row["id"] for row in rows]
+    assert len(sample(100)) == 40

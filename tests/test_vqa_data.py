@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from grounding_data import DataError, formats, load_rows
-from grounding_data.formats.med_r1 import solution_letter, split_problem
+from grounding_data.formats.med_r1 import Question, question_key, solution_letter, split_problem, tree_questions
 from grounding_data.synthetic import difficulty, make_scene
 from grounding_data.synthetic_questions import (
     SIZE_GRADES,
@@ -19,33 +19,7 @@ from grounding_data.synthetic_questions import (
     size_grade,
     size_grade_descriptions,
 )
-from tests.data_fixtures import image
-
-DRIMDB = ("What is the quality of the retinal image? A)It's a good retinal image., B)It's a outlier retinal image., "
-          "C)it's a bad retinal image.")
-STAGE = "Identify the cancer stage depicted in this picture. A)Stage Ib, B)Stage IIIc, C)Stage IIc, D)Stage 0"
-
-
-def med_r1(root: Path) -> Path:
-    """Med-R1's layout: Splits/{modality,question_type}/{train,test}/<name>_<split>.json, images under the
-    OmniMedVQA folder; the DRIMDB item is in both trees."""
-    omni = root / "OmniMedVQA"
-    image(omni / "Images" / "DRIMDB" / "drimdb_bad (24).jpg", 32, 32)
-    image(omni / "Images" / "Chest CT Scan" / "000137 (2).png", 32, 32)
-    splits = root / "Splits"
-    drimdb = {"image": "Images/DRIMDB/drimdb_bad (24).jpg", "problem": DRIMDB, "solution": "<answer> C </answer>"}
-    stage = {"image": "Images/Chest CT Scan/000137 (2).png", "problem": STAGE, "solution": "<answer> A </answer>"}
-    files = {
-        splits / "modality" / "test" / "Fundus Photography_test.json": [drimdb],
-        splits / "modality" / "test" / "CT(Computed Tomography)_test.json": [stage],
-        splits / "question_type" / "test" / "Lesion Grading_test.json": [drimdb, stage],
-        splits / "modality" / "train" / "Fundus Photography_train.json": [drimdb],
-    }
-    for path, items in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(items, indent=4))
-    return splits
-
+from tests.data_fixtures import DRIMDB, STAGE, image, med_r1
 
 def omnimedvqa(root: Path, extra: list[dict] | None = None) -> Path:
     """OmniMedVQA's layout: QA_information/Open-access/<dataset>.json next to Images/."""
@@ -78,44 +52,136 @@ def test_split_problem_and_solution_letter():
         "C", "B", "A", None, None]
 
 
-def test_med_r1_splits_load_with_modality_and_question_type_merged(tmp_path):
+def labels(rows: list[dict]) -> dict[str, tuple[str, str]]:
+    """Each row's (modality, question type), by the folder of its image."""
+    return {Path(row["image"]).parent.name: (row["modality"], row["question_type"]) for row in rows}
+
+
+MR, OCT, CT = "MR (Magnetic Resonance Imaging)", "OCT (Optical Coherence Tomography)", "CT (Computed Tomography)"
+
+
+def test_med_r1_reads_one_tree_and_takes_the_other_label_from_either_split_of_the_other_tree(tmp_path):
     splits = med_r1(tmp_path)
-    rows, report = load_rows("med-r1", splits, split="test", image_root=tmp_path / "OmniMedVQA")
-    assert report.rows == 2 and report.n_skipped == 0
-    by_answer = {row["answer"]: row for row in rows}
-    drimdb, stage = by_answer["C"], by_answer["A"]
-    assert drimdb["question"] == "What is the quality of the retinal image?"
-    assert drimdb["options"][2] == "it's a bad retinal image."
-    assert (drimdb["modality"], drimdb["question_type"]) == ("Fundus Photography", "Lesion Grading")
-    assert (stage["modality"], stage["question_type"]) == ("CT(Computed Tomography)", "Lesion Grading")
-    assert stage["options"] == ["Stage Ib", "Stage IIIc", "Stage IIc", "Stage 0"]
-    assert Path(stage["image"]).is_file() and stage["source"] == "med-r1"
-    one_file, _ = load_rows("med-r1", splits / "modality" / "train" / "Fundus Photography_train.json",
-                                 image_root=tmp_path / "OmniMedVQA")
-    assert [(row["modality"], row["question_type"]) for row in one_file] == [("Fundus Photography", "unknown")]
+    images = tmp_path / "OmniMedVQA"
+    test, report = load_rows("med-r1", splits, split="test", image_root=images)
+    assert labels(test) == {"DRIMDB": ("Fundus Photography", "Lesion Grading"),
+                            "Chest CT Scan": (CT, "Lesion Grading")}  # its question type is a training file's
+    assert report.rows == 2 and report.n_skipped == 0 and not report.notes
+    stage = next(row for row in test if row["answer"] == "A")
+    assert stage["options"] == ["Stage Ib", "Stage IIIc", "Stage IIc", "Stage 0"] and stage["source"] == "med-r1"
+    assert stage["question"] == "Identify the cancer stage depicted in this picture."
+    assert Path(stage["image"]).is_file() and stage["id"] == "CT(Computed Tomography)_test-0"
+    train, report = load_rows("med-r1", splits, split="train", image_root=images)
+    assert labels(train) == {"BrainMRI": (MR, "Anatomy Identification"), "OCTID": (OCT, "unknown")}
+    assert dict(report.notes) == {"questions without a question_type (unknown)": 1}
+    by_question_type = {split: labels(load_rows("med-r1", splits, split=split, image_root=images,
+                                                tree="question_type")[0]) for split in ("train", "test")}
+    assert by_question_type == {"train": {"Chest CT Scan": (CT, "Lesion Grading")},
+                                "test": {"DRIMDB": ("Fundus Photography", "Lesion Grading"),
+                                         "BrainMRI": (MR, "Anatomy Identification")}}
+    everything, _ = load_rows("med-r1", splits, image_root=images)
+    assert len(everything) == 4  # the modality tree, both splits, each question once
+
+
+def test_med_r1_root_inside_a_tree_reads_that_tree_with_both_labels(tmp_path):
+    splits = med_r1(tmp_path)
+    images = tmp_path / "OmniMedVQA"
+    tree_folder, _ = load_rows("med-r1", splits / "question_type", split="test", image_root=images)
+    assert labels(tree_folder) == {"DRIMDB": ("Fundus Photography", "Lesion Grading"),
+                                   "BrainMRI": (MR, "Anatomy Identification")}
+    one_file, _ = load_rows("med-r1", splits / "modality" / "train" / "MR (Mag-netic Resonance Imaging)_train.json",
+                            image_root=images)
+    assert labels(one_file) == {"BrainMRI": (MR, "Anatomy Identification")}
+    alone = tmp_path / "mine" / "X-Ray_train.json"
+    alone.parent.mkdir()
+    alone.write_text((splits / "modality" / "test" / "Fundus Photography_test.json").read_text())
+    assert labels(load_rows("med-r1", alone, image_root=images)[0]) == {"DRIMDB": ("X-Ray", "unknown")}
+    assert labels(load_rows("med-r1", alone, image_root=images, tree="question_type")[0]) == {
+        "DRIMDB": ("unknown", "X-Ray")}
+
+
+def test_med_r1_tree_option_is_checked(tmp_path):
+    with pytest.raises(ValueError, match=r"option tree must be one of \['modality', 'question_type'\], got 'organ'"):
+        load_rows("med-r1", med_r1(tmp_path), split="test", tree="organ")
+
+
+def test_med_r1_never_trains_on_a_test_question_of_the_tree(tmp_path):
+    splits = med_r1(tmp_path)
+    images = tmp_path / "OmniMedVQA"
+    leak = splits / "modality" / "train" / "X-Ray_train.json"
+    leak.write_text((splits / "modality" / "test" / "CT(Computed Tomography)_test.json").read_text())
+    with pytest.raises(DataError) as error:
+        load_rows("med-r1", splits, split="train", image_root=images)
+    assert str(error.value) == (f"{leak}, item 1: test question in training: the same image and problem are in "
+                                "the modality tree's test files")
+    train, report = load_rows("med-r1", splits, split="train", image_root=images, skip_bad=True)
+    assert sorted(labels(train)) == ["BrainMRI", "OCTID"] and dict(report.skipped) == {"test question in training": 1}
+    test, _ = load_rows("med-r1", splits, split="test", image_root=images)
+    assert sorted(labels(test)) == ["Chest CT Scan", "DRIMDB"]
+    twice = splits / "modality" / "test" / "X-Ray_test.json"
+    twice.write_text(leak.read_text())
+    with pytest.raises(DataError, match=r"X-Ray_test\.json, item 1: duplicate question: the same image and problem as "
+                                        r".*CT\(Computed Tomography\)_test\.json, item 1"):
+        load_rows("med-r1", splits, split="test", image_root=images)
 
 
 def test_med_r1_bad_items_name_file_and_item_or_are_skipped(tmp_path):
     splits = med_r1(tmp_path)
     bad = splits / "question_type" / "test" / "Disease Diagnosis_test.json"
     bad.write_text(json.dumps([
-        {"image": "Images/DRIMDB/drimdb_bad (24).jpg", "problem": DRIMDB, "solution": "<answer> E </answer>"},
+        {"image": "Images/DRIMDB/DRIMDB_1.png", "problem": STAGE, "solution": "<answer> E </answer>"},
         {"image": "Images/missing.png", "problem": STAGE, "solution": "<answer> B </answer>"},
-        {"image": "Images/DRIMDB/drimdb_bad (24).jpg", "problem": "No options here?", "solution": "A"},
+        {"image": "Images/DRIMDB/DRIMDB_1.png", "problem": "No options here?", "solution": "A"},
     ]))
+    options = {"split": "test", "image_root": tmp_path / "OmniMedVQA", "tree": "question_type"}
     with pytest.raises(DataError) as error:
-        load_rows("med-r1", splits, split="test", image_root=tmp_path / "OmniMedVQA")
-    assert str(error.value) == (f"{bad}, item 1: bad answer: '<answer> E </answer>' names none of options A-C")
-    rows, report = load_rows("med-r1", splits, split="test", image_root=tmp_path / "OmniMedVQA", skip_bad=True)
+        load_rows("med-r1", splits, **options)
+    assert str(error.value) == f"{bad}, item 1: bad answer: '<answer> E </answer>' names none of options A-D"
+    rows, report = load_rows("med-r1", splits, skip_bad=True, **options)
     assert len(rows) == 2
     assert dict(report.skipped) == {"bad answer": 1, "missing image": 1, "no options": 1}
     assert "item 2: missing image" in report.examples["missing image"][0]
 
 
+def shared_med_r1(shared_data: Path) -> Path:
+    splits = shared_data / "med-r1" / "Splits"
+    if not splits.is_dir():
+        pytest.skip(f"no {splits}")
+    return splits
+
+
+@pytest.mark.parametrize(("tree", "counts"), [
+    ("modality", {"train": 45827, "test": 17662}),
+    ("question_type", {"train": 26748, "test": 17919}),
+])
+def test_med_r1_real_splits_of_one_tree_share_no_question(shared_data, tree, counts):
+    """The shared copy (25 of the 27 files): train and test of one tree are disjoint (the two trees'
+    merged splits shared 14,507 questions)."""
+    splits = shared_med_r1(shared_data)
+    questions = {split: tree_questions(splits, split, tree) for split in ("train", "test")}
+    assert all(isinstance(question, Question) for part in questions.values() for question in part)
+    keys = {split: {question_key(question.item) for question in part} for split, part in questions.items()}
+    assert {split: len(part) for split, part in questions.items()} == counts
+    assert {split: len(part) for split, part in keys.items()} == counts
+    assert not keys["train"] & keys["test"]
+    names = {getattr(question, tree) for question in questions["test"]}
+    assert not {"MR (Mag-netic Resonance Imaging)", "OCT (Optical Coherence Tomography", "ultrasound"} & names
+
+
+def test_med_r1_real_test_rows_carry_the_other_tree_label_where_it_exists(shared_data):
+    test = tree_questions(shared_med_r1(shared_data), "test")
+    modalities = {question.modality for question in test}
+    assert modalities == {MR, CT, OCT, "Ultrasound", "X-Ray", "Dermoscopy", "Microscopy Images", "Fundus Photography"}
+    assert sum(question.question_type != "unknown" for question in test) == 8760  # 3,509 test + 5,251 train
+
+
 def test_omnimedvqa_qa_files_load(tmp_path):
-    rows, report = load_rows("omnimedvqa", omnimedvqa(tmp_path))
-    assert report.rows == 2
-    first, second = rows
+    mr = {"question": "Which organ?", "option_A": "Brain", "option_B": "Knee", "gt_answer": "Brain",
+          "image_path": "Images/ACRIMA/Im553_g_ACRIMA.png", "modality_type": "MR (Mag-netic Resonance Imaging)"}
+    rows, report = load_rows("omnimedvqa", omnimedvqa(tmp_path, [mr]))
+    assert report.rows == 3
+    first, second, third = rows
+    assert third["modality"] == "MR (Magnetic Resonance Imaging)"  # the release's typo fixed, as in med-r1
     assert first["options"] == ["No, It's normal.", "Glaucoma"] and first["answer"] == "B"
     assert (first["modality"], first["question_type"], first["id"]) == (
         "Fundus Photography", "Disease Diagnosis", "ACRIMA_0000")

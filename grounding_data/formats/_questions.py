@@ -1,11 +1,11 @@
 """What the question readers (``med-r1``, ``omnimedvqa``, ``graded-jsonl``) share: their files, fields and images.
 
 Multiple-choice rows hold ``image`` (path), ``question``, ``options``, ``answer`` (letter),
-``modality``, ``question_type``, ``source``, ``id``; graded rows hold ``grades`` and ``grade``
-(index) instead of ``options`` and ``answer``. Image paths are relative to the ``image_root``
-option (default: ``root`` when it is a folder, else the file's folder). A bad item raises
-:class:`DataError` naming the file and the item (1-based), or with ``skip_bad`` is skipped and
-counted.
+``modality``, ``question_type`` (OmniMedVQA's names, typos fixed: :func:`clean_label`), ``source``,
+``id``; graded rows hold ``grades`` and ``grade`` (index) instead of ``options`` and ``answer``.
+Image paths are relative to the ``image_root`` option (default: ``root`` when it is a folder, else
+the file's folder). A bad item raises :class:`DataError` naming the file and the item (1-based),
+or with ``skip_bad`` is skipped and counted.
 
 Example::
 
@@ -26,6 +26,25 @@ LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 """Option letters in order: option 0 is ``A``."""
 UNKNOWN = "unknown"
 """The modality or question type of a row whose source does not say."""
+LABEL_FIXES = {
+    "CT(Computed Tomography)": "CT (Computed Tomography)",
+    "MR (Mag-netic Resonance Imaging)": "MR (Magnetic Resonance Imaging)",
+    "OCT (Optical Coherence Tomography": "OCT (Optical Coherence Tomography)",
+    "ultrasound": "Ultrasound",
+}
+"""OmniMedVQA's modality names as released (also Med-R1's file names) -> the names rows carry."""
+
+
+def clean_label(name: str) -> str:
+    """A modality or question-type name with OmniMedVQA's typos fixed (:data:`LABEL_FIXES`), stripped.
+
+    Example::
+
+        >>> clean_label("MR (Mag-netic Resonance Imaging)"), clean_label(" X-Ray ")
+        ('MR (Magnetic Resonance Imaging)', 'X-Ray')
+    """
+    name = name.strip()
+    return LABEL_FIXES.get(name, name)
 
 
 def image_base(root: Path, image_root: str | None) -> Path:

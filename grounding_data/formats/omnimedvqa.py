@@ -20,8 +20,8 @@ from pathlib import Path
 
 from grounding_data.errors import DataError
 from grounding_data.formats._context import ReadContext
-from grounding_data.formats._questions import LETTERS, UNKNOWN, image_base, image_path, item_label, json_list
-from grounding_data.formats._questions import question_files, text_field
+from grounding_data.formats._questions import LETTERS, UNKNOWN, clean_label, image_base, image_path, item_label
+from grounding_data.formats._questions import json_list, question_files, text_field
 from grounding_data.labels import find_label
 
 
@@ -47,8 +47,8 @@ def read_omnimedvqa(root: Path, ctx: ReadContext, split: str | None, image_root:
         return {
             "image": image_path(item.get("image_path"), base, file, where),
             "question": text_field(item, "question", file, where), "options": options, "answer": LETTERS[position],
-            "modality": str(item.get("modality_type") or item.get("modality") or UNKNOWN),
-            "question_type": str(item.get("question_type") or UNKNOWN), "source": "omnimedvqa",
+            "modality": clean_label(str(item.get("modality_type") or item.get("modality") or UNKNOWN)),
+            "question_type": clean_label(str(item.get("question_type") or UNKNOWN)), "source": "omnimedvqa",
             "id": str(item.get("question_id") or f"{file.stem}-{index}"),
         }
 

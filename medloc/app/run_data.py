@@ -45,6 +45,22 @@ def split_rows(rows: Sequence[Mapping[str, Any]], heldout: int, seed: int) -> tu
     return train, held
 
 
+def sample_rows(rows: Sequence[Mapping[str, Any]], count: int, seed: int) -> list[dict]:
+    """``count`` of ``rows`` drawn at random with ``seed`` (all of them if fewer), in their original order.
+
+    A dataset's files are often grouped (Med-R1's test split starts with every CT question), so a
+    sample drawn from the whole split covers its modalities and question types; its first rows would not.
+
+    Example:
+        >>> [row["id"] for row in sample_rows([{"id": i} for i in range(10)], 3, seed=0)]
+        [5, 6, 9]
+    """
+    if count >= len(rows):
+        return [dict(row) for row in rows]
+    picked = np.sort(np.random.default_rng(seed).choice(len(rows), size=count, replace=False))
+    return [dict(rows[i]) for i in picked]
+
+
 def dataset_rows(data: str, data_root: str | None, options: Mapping[str, Any],
                  skip_bad: bool) -> tuple[list[dict], Any]:
     """Every row of a dataset (a format or a unified jsonl) as dicts, and the reader's report.
@@ -83,7 +99,8 @@ def load_data(settings: TrainSettings, task: Task) -> tuple[list[dict], list[dic
 
 def evaluation_rows(task: Task, data: str, data_root: str | None, options: Mapping[str, Any], skip_bad: bool,
                     count: int, preset: str = "easy", seed: int = 0) -> list[dict]:
-    """The first ``count`` rows ``medloc eval`` scores: the task's synthetic held-out split, or a dataset's.
+    """The ``count`` rows ``medloc eval`` scores: the task's synthetic held-out split, or a dataset's rows
+    sampled with ``seed`` across the whole split (:func:`sample_rows`).
 
     Example:
         >>> [row["question_type"] for row in evaluation_rows(get_task("vqa"), "synthetic", None, {}, False, 2)]
@@ -92,7 +109,7 @@ def evaluation_rows(task: Task, data: str, data_root: str | None, options: Mappi
     if data == SYNTHETIC:
         return task.synthetic_rows("heldout", count, difficulty(preset), seed)
     check_data(task.name, data, data_root)
-    return dataset_rows(data, data_root, options, skip_bad)[0][:count]
+    return sample_rows(dataset_rows(data, data_root, options, skip_bad)[0], count, seed)
 
 
 def readable_rows(rows: Sequence[dict], source: str, skip_bad: bool, report: Any) -> list[dict]:

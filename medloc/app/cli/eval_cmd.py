@@ -44,12 +44,14 @@ from medloc.tasks import DEFAULT_TASK, task_names
 @click.option("--data-option", multiple=True, metavar="KEY=VALUE",
               help="dataset reader option, see `medloc data formats` (repeatable) [default: none]")
 @click.option("--skip-bad", is_flag=True, help="skip and count bad dataset rows [default: off]")
-@click.option("--rows", type=int, default=128, show_default=True, help="rows to evaluate (at most)")
+@click.option("--rows", type=int, default=128, show_default=True,
+              help="rows to evaluate (at most), drawn at random across a dataset's split")
 @click.option("--reasoning", type=click.Choice(REASONING_LAYOUTS), default=None,
               help="prompt layout (default: what the model was trained with, else none)")
 @click.option("--frame", default=None, help=f"coordinate frame of the model's boxes: {', '.join(FRAME_NAMES)} "
                                             "(default: recorded with the model, else from its type)")
-@click.option("--seed", type=int, default=0, show_default=True, help="seed of the synthetic held-out split")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="seed of the synthetic held-out split, or of the --rows drawn from a dataset")
 @click.option("--batch-size", type=int, default=32, show_default=True, help="rows answered at once")
 @click.option("--max-new-tokens", type=int, default=64, show_default=True, help="tokens per answer at most")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,

@@ -373,7 +373,8 @@ def warm_start(cache_dir: str | Path, config: WarmStartConfig | None = None, see
     See the module's example.
     """
     config = config or WarmStartConfig()
-    if (rows is None) != (config.rows_fingerprint is None) or (rows and config.rows_fingerprint != rows_fingerprint(rows)):
+    expected = None if rows is None else rows_fingerprint(rows)
+    if config.rows_fingerprint != expected:
         raise ValueError("warm_start: config.rows_fingerprint must be rows_fingerprint(rows) when rows are given, "
                          "and None otherwise")
     cache_dir = Path(cache_dir).expanduser()

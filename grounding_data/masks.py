@@ -51,7 +51,7 @@ def connected_components(mask: torch.Tensor) -> tuple[torch.Tensor, int]:
 
     Run-based: each row's runs of foreground pixels are found with numpy, runs of consecutive
     rows that touch (diagonals included) are joined by union-find, and the labels are painted
-    back run by run. Linear in the number of pixels plus runs (a 1350 x 1070 polyp mask: ~10 ms).
+    back run by run. Linear in the pixels plus the runs (a 1348 x 1070 polyp mask: about 30 ms).
     Returns (labels (H, W) int64 with 0 = background and 1..K in raster order of each
     component's first pixel, K).
 

@@ -59,7 +59,7 @@ class ConversionReport:
     boxes: int = 0
     skipped: Counter = field(default_factory=Counter)
     notes: Counter = field(default_factory=Counter)
-    examples: dict[str, list[str]] = field(default_factory=dict)
+    examples: dict[str, list[str]] = field(default_factory=dict)  # per skip reason or note
     max_examples: int = 3
 
     def keep(self, n_boxes: int) -> None:
@@ -74,10 +74,23 @@ class ConversionReport:
         if len(shown) < self.max_examples:
             shown.append(str(error))
 
-    def note(self, what: str, n: int = 1) -> None:
-        """Count ``n`` events of kind ``what`` that are reported but not errors."""
+    def note(self, what: str, n: int = 1, example: str | None = None) -> None:
+        """Count ``n`` events of kind ``what`` that are reported but not errors; ``example``
+        (e.g. the row id and what was seen) is kept, up to ``max_examples`` per kind.
+
+        Example::
+
+            >>> r = ConversionReport("kvasir-seg")
+            >>> r.note("boxes disagree with the mask", example="cju0roawvklrq0799vmjorwfv")
+            >>> r.summary().splitlines()[1:]
+            ['boxes disagree with the mask: 1', '  e.g. cju0roawvklrq0799vmjorwfv']
+        """
         if n:
             self.notes[what] += n
+            if example is not None:
+                shown = self.examples.setdefault(what, [])
+                if len(shown) < self.max_examples:
+                    shown.append(example)
 
     @property
     def n_skipped(self) -> int:
@@ -94,6 +107,7 @@ class ConversionReport:
                 lines.extend(f"    e.g. {msg}" for msg in self.examples.get(reason, []))
         for what, n in sorted(self.notes.items()):
             lines.append(f"{what}: {n}")
+            lines.extend(f"  e.g. {msg}" for msg in self.examples.get(what, []))
         return "\n".join(lines)
 
     def to_dict(self) -> dict:

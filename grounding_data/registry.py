@@ -8,7 +8,7 @@ and unknown ones refused, bad rows raised or skipped and counted.
 Example::
 
     >>> formats("grounding")
-    ['ham10000', 'tn3k', 'ms-cxr', 'chestx-ray8', 'vindr-cxr', 'rsna', 'vlm-r1', 'coco']
+    ['ham10000', 'tn3k', 'kvasir-seg', 'ms-cxr', 'chestx-ray8', 'vindr-cxr', 'rsna', 'vlm-r1', 'coco']
     >>> formats("vqa")
     ['med-r1', 'omnimedvqa']
 """

@@ -197,3 +197,21 @@ def med_r1(root: Path) -> Path:
     for name, items in files.items():
         write(splits / name, json.dumps(items, indent=4))
     return splits
+
+
+KVASIR_BOXES = {  # image id -> (width, height, json boxes, mask rectangles); the mask of "b" also has a speck
+    "a": (64, 48, [(8, 8, 40, 30)], [(8, 8, 40, 30)]),
+    "b": (72, 56, [(2, 4, 20, 20), (40, 30, 66, 50)], [(2, 4, 20, 20), (40, 30, 66, 50), (0, 0, 1, 1)]),
+}
+
+
+def kvasir_seg(root: Path, boxes: dict | None = None) -> Path:
+    """Kvasir-SEG as released: ``images/<id>.jpg``, ``masks/<id>.jpg`` (JPEG) and ``kavsir_bboxes.json``."""
+    entries = {}
+    for image_id, (width, height, json_boxes, rects) in (boxes or KVASIR_BOXES).items():
+        image(root / "images" / f"{image_id}.jpg", width, height)
+        mask(root / "masks" / f"{image_id}.jpg", width, height, rects)
+        entries[image_id] = {"height": height, "width": width, "bbox": [
+            {"label": "polyp", "xmin": x1, "ymin": y1, "xmax": x2, "ymax": y2} for x1, y1, x2, y2 in json_boxes]}
+    write(root / "kavsir_bboxes.json", json.dumps(entries))
+    return root

@@ -27,6 +27,7 @@ def _vlm(tmp: Path) -> tuple[Path, dict]:
 FIXTURES = {
     "ham10000": lambda t: (fx.ham10000(t), {}),
     "tn3k": lambda t: (fx.tn3k(t), {}),
+    "kvasir-seg": lambda t: (fx.kvasir_seg(t), {}),
     "ms-cxr": lambda t: (fx.ms_cxr(t), {}),
     "chestx-ray8": lambda t: (fx.chestx_ray8(t), {}),
     "vindr-cxr": lambda t: (fx.vindr_physionet(t), {}),

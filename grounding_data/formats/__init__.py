@@ -24,6 +24,7 @@ from grounding_data.formats.chestx_ray8 import read_chestx_ray8
 from grounding_data.formats.coco import read_coco
 from grounding_data.formats.graded_jsonl import read_graded_jsonl
 from grounding_data.formats.ham10000 import read_ham10000
+from grounding_data.formats.kvasir_seg import read_kvasir_seg
 from grounding_data.formats.med_r1 import read_med_r1
 from grounding_data.formats.ms_cxr import read_ms_cxr
 from grounding_data.formats.omnimedvqa import read_omnimedvqa
@@ -51,6 +52,8 @@ class FormatSpec:
 FORMATS: dict[str, FormatSpec] = {spec.name: spec for spec in [
     FormatSpec("ham10000", read_ham10000, "HAM10000 dermoscopy; boxes from lesion masks"),
     FormatSpec("tn3k", read_tn3k, "TN3K thyroid ultrasound; boxes from JPEG masks", ("trainval", "test")),
+    FormatSpec("kvasir-seg", read_kvasir_seg, "Kvasir-SEG colonoscopy polyps; kavsir_bboxes.json boxes checked "
+               "against the masks"),
     FormatSpec("ms-cxr", read_ms_cxr, "MS-CXR phrase grounding on MIMIC-CXR-JPG", ("train", "val", "test")),
     FormatSpec("chestx-ray8", read_chestx_ray8, "NIH ChestX-ray8 BBox_List_2017.csv", ("train_val", "test")),
     FormatSpec("vindr-cxr", read_vindr_cxr, "VinDr-CXR (PhysioNet or Kaggle CSV)", ("train", "test")),

@@ -94,7 +94,8 @@ class TrainSettings:
             VLM-R1's reward; the schedule then only tracks and logs).
         model: ``medloc/tiny-qwen2-vl`` (built locally, warm-started) or a path / hub id.
         data: ``synthetic``, a unified jsonl path, or a dataset format name (with ``data_root``).
-        difficulty: synthetic data preset, ``easy`` or ``standard`` (warm start, GRPO and held-out rows).
+        difficulty: synthetic data preset, a name in ``grounding_data.synthetic.DIFFICULTIES`` (``easy``,
+            ``standard``, ``distractors``, ``large``): warm start, GRPO and held-out rows.
         data_root: dataset folder for a format name.
         data_options: extra reader options (``--data-option KEY=VALUE``).
         skip_bad: skip and count bad dataset rows instead of stopping at the first.
@@ -115,7 +116,8 @@ class TrainSettings:
         warm_start: run the supervised warm start of the built-in model (cached).
         warm_start_steps: warm-start SFT steps (default: the warm start's own default).
         warm_start_margin: how much looser than the truth the warm start's boxes are, as a fraction of
-            the box size per side (default: the preset's, 0.15; 0 trains on the exact boxes). See
+            the box size per side (default: the preset's, 0.15, ``standard`` 0.25, ``large`` 0.3; 0 trains on
+            the exact boxes). See
             ``medloc.builtin.warmstart.WarmStartConfig.label_margin``.
         cache_dir: where warm-started models are cached; default (None): :func:`default_cache_dir`.
         grpo: pass-through ``GRPOConfig`` options (``--grpo KEY=VALUE``).

@@ -142,7 +142,7 @@ evaluations 6s of it), loading data and model, saving 11s'
             lines.append(
                 f"  WARNING: the warm start stalled (held-out mIoU {self.warm_start['mIoU']:.3f}, average-box baseline "
                 f"{self.warm_start.get('constant_box_mIoU', float('nan')):.3f}): the model did not learn to localise "
-                "before GRPO; see README, 'The built-in default'."
+                "before GRPO; see docs/testbed.md, 'The warm start'."
             )
         lines.append(f"  run folder: {self.output_dir}" + (" (model card: README.md)" if self.model_card else ""))
         lines.append(f"  model:      {self.final_model_dir}")

@@ -1,5 +1,5 @@
 """The file to pass to ms-swift: ``--external_plugins`` this file, then
-``--reward_funcs medloc_iou --callbacks medloc_curriculum`` (see README, "Other trainers").
+``--reward_funcs medloc_iou --callbacks medloc_curriculum`` (see docs/trainers.md, "ms-swift").
 
 ms-swift imports it by path; it registers medloc's reward and callback (the classes live in
 :mod:`medloc.integrations.ms_swift`, so their shared state is the same whichever way they are

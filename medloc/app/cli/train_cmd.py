@@ -171,7 +171,7 @@ def _option(*names: str, help: str, shown: str | None = None, **kwargs: Any) -> 
 @_option("--warm-start/--no-warm-start", "warm_start", help="supervised warm start of the built-in model (cached)")
 @_option("--warm-start-steps", type=int, shown="the preset's recipe (medloc.builtin.warmstart.PRESET_RECIPES)",
          help="warm-start supervised steps")
-@_option("--warm-start-margin", type=float, shown="0.15; 0 = exact boxes",
+@_option("--warm-start-margin", type=float, shown="the preset's: 0.15, standard 0.25, large 0.3; 0 = exact boxes",
          help="warm-start boxes this much looser than the truth, per side, as a fraction of the box size (a "
               "convention gap for GRPO to close)")
 @_option("--cache-dir", shown="$XDG_CACHE_HOME/medloc, else ~/.cache/medloc",

@@ -125,7 +125,7 @@ def test_help_lists_the_commands_without_importing_torch():
 
 
 def test_difficulty_must_be_a_known_preset():
-    with pytest.raises(SettingsError, match="--difficulty: must be one of easy, standard, got 'insane'"):
+    with pytest.raises(SettingsError, match="--difficulty: must be one of easy, standard, distractors, large, got 'insane'"):
         TrainSettings(difficulty="insane").validate()
 
 

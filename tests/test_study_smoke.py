@@ -74,7 +74,8 @@ def test_warm_start_spread_counts_each_seed_once():
 
 def test_regimes_are_built_in_names_or_named_settings():
     study = load_study_script()
-    assert study.parse_regime("standard") == ("standard", {"difficulty": "standard"})
+    assert study.parse_regime("large") == ("large", {"difficulty": "large"})
+    assert study.parse_regime("standard") == ("standard", {"difficulty": "standard", "learning_rate": 3e-4})
     assert study.parse_regime("kvasir=data=kvasir.jsonl,learning_rate=3e-4") == (
         "kvasir", {"data": "kvasir.jsonl", "learning_rate": 0.0003})
     with pytest.raises(SystemExit, match="unknown regime 'hard'"):

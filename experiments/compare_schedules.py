@@ -499,9 +499,11 @@ def main() -> None:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         started = time.time()
         with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+            # warm starts first (one per seed and regime), then the runs: a run whose warm start is still
+            # being built by another worker waits for it (the cache's file lock), so no worker idles
             pairs = sorted({(seed, regime) for _, seed, regime in todo})
-            for future in as_completed([pool.submit(warm_up, seed, regimes[regime], args) for seed, regime in pairs]):
-                print(f"warm start ready: {future.result()}", flush=True)
+            for seed, regime in pairs:
+                pool.submit(warm_up, seed, regimes[regime], args)
             futures = {pool.submit(run_one, name, arms[name], seed, regime, regimes[regime], args): (name, seed, regime)
                        for name, seed, regime in todo}
             for count, future in enumerate(as_completed(futures), 1):

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from filelock import FileLock
 from torchvision.ops import clip_boxes_to_image
 
 from grounding_data.dicom import open_image
@@ -379,11 +380,20 @@ def warm_start(cache_dir: str | Path, config: WarmStartConfig | None = None, see
                          "and None otherwise")
     cache_dir = Path(cache_dir).expanduser()
     target = cache_dir / config.key(seed)
-    if (target / METRICS_FILE).is_file():
-        if progress:
-            stalled = json.loads((target / METRICS_FILE).read_text()).get("stalled", False)
-            print(f"Warm start: reusing {target}" + (" (a STALLED warm start)" if stalled else ""), flush=True)
-        return target
+    if not (target / METRICS_FILE).is_file():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with FileLock(f"{target}.lock"):  # runs started together with one warm start wait for one build
+            if not (target / METRICS_FILE).is_file():
+                return _build(target, config, seed, progress, keep_stalled, rows)
+    if progress:
+        stalled = json.loads((target / METRICS_FILE).read_text()).get("stalled", False)
+        print(f"Warm start: reusing {target}" + (" (a STALLED warm start)" if stalled else ""), flush=True)
+    return target
+
+
+def _build(target: Path, config: WarmStartConfig, seed: int, progress: bool, keep_stalled: bool,
+           rows: Sequence[Mapping] | None) -> Path:
+    """Train, probe and save the warm start of :func:`warm_start` (attempts, stall rule) into ``target``."""
     if rows:
         rows = in_memory_rows(rows)
         count = max(1, min(config.probe_size, len(rows) // 4))

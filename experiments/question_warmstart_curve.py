@@ -33,10 +33,9 @@ RESULTS = Path(__file__).parent / "results" / "question_warmstart_curve.jsonl"
 
 def run(args: argparse.Namespace) -> None:
     """Train the question stage once, probing at ``args.at``; append one line per probe."""
-    settings = TrainSettings(task=args.task, seed=args.seed, warm_start_steps=args.steps, reasoning=args.reasoning)
-    config = warm_start_config(settings)
-    if args.learning_rate:
-        config = dataclasses.replace(config, learning_rate=args.learning_rate)
+    settings = TrainSettings(task=args.task, seed=args.seed, reasoning=args.reasoning)
+    config = dataclasses.replace(warm_start_config(settings), max_steps=args.steps,
+                                 learning_rate=args.learning_rate or warm_start_config(settings).learning_rate)
     task = get_task(args.task)
     base = warm_start(settings.warm_start_cache() / "warmstart", config.base, seed=args.seed, keep_stalled=True)
     rows = task.synthetic_rows("heldout", args.probe_rows, config.synthetic, args.seed)

@@ -27,10 +27,9 @@ def test_a_question_task_gets_its_own_recipe_from_the_grounding_warm_start(task)
     assert config.base.key(0) == grounding.key(0)
 
 
-def test_warm_start_steps_set_the_question_stage_not_the_grounding_one():
+def test_warm_start_settings_reach_both_stages():
     config = model_setup.warm_start_config(TrainSettings(task="grade", warm_start_steps=30, warm_start_margin=0.2))
-    assert config.max_steps == 30
-    assert config.base.max_steps == WarmStartConfig().max_steps and config.base.label_margin == 0.2
+    assert (config.max_steps, config.base.max_steps, config.base.label_margin) == (30, 30, 0.2)
 
 
 def test_question_cache_keys_differ_by_task_stage_and_seed_and_grounding_keys_are_unchanged():

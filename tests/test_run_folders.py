@@ -86,7 +86,7 @@ def test_the_warm_start_cache_follows_xdg_cache_home(tmp_path, monkeypatch):
     assert TrainSettings(cache_dir=str(tmp_path / "mine")).warm_start_cache() == tmp_path / "mine"
     used = []
 
-    def fake_warm_start(cache, config, seed, progress, keep_stalled):
+    def fake_warm_start(cache, config, seed, progress, keep_stalled, rows=None):
         used.append(Path(cache))
         raise RuntimeError("stop here")
 

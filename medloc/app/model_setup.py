@@ -41,7 +41,7 @@ def warm_start_config(settings: TrainSettings, rows: Sequence[Mapping] | None = 
 
     A question task with a recipe (:data:`medloc.builtin.warmstart.TASK_RECIPES`) gets its own warm
     start on the ``--difficulty`` preset's synthetic questions, from the grounding warm start
-    (``base``); ``--warm-start-steps`` sets its steps. Other tasks get the grounding one
+    (``base``, in the ``none`` layout); ``--warm-start-steps`` sets the steps of both. Other tasks get the grounding one
     (:func:`grounding_warm_start_config`).
 
     Example:
@@ -53,7 +53,7 @@ def warm_start_config(settings: TrainSettings, rows: Sequence[Mapping] | None = 
     """
     if settings.task not in TASK_RECIPES:
         return grounding_warm_start_config(settings, rows)
-    base = grounding_warm_start_config(dataclasses.replace(settings, reasoning="none", warm_start_steps=None))
+    base = grounding_warm_start_config(dataclasses.replace(settings, reasoning="none"))
     options: dict[str, Any] = {**TASK_RECIPES[settings.task], "task": settings.task, "base": base,
                                "reasoning": settings.reasoning, "synthetic": difficulty(settings.difficulty),
                                "frame": base.frame}

@@ -170,7 +170,7 @@ def _option(*names: str, help: str, shown: str | None = None, **kwargs: Any) -> 
          help="vision tower learning rate as a multiple of --learning-rate; 0 freezes it")
 @_option("--warm-start/--no-warm-start", "warm_start", help="supervised warm start of the built-in model (cached)")
 @_option("--warm-start-steps", type=int, shown="the preset's recipe (medloc.builtin.warmstart.PRESET_RECIPES; "
-         "vqa, grade: TASK_RECIPES)", help="warm-start supervised steps (vqa, grade: of their question stage)")
+         "vqa, grade: TASK_RECIPES)", help="warm-start supervised steps (vqa, grade: of each stage)")
 @_option("--warm-start-margin", type=float, shown="0.15; 0 = exact boxes",
          help="warm-start boxes this much looser than the truth, per side, as a fraction of the box size (a "
               "convention gap for GRPO to close)")

@@ -379,16 +379,19 @@ def iter_rows(split: str = "train", config: SyntheticConfig | None = None, seed:
         index += 1
 
 
-def generate_split(split: str, n: int, config: SyntheticConfig | None = None, seed: int = 0) -> list[dict]:
-    """The first `n` rows of `split` (see iter_rows).
+def generate_split(split: str, n: int, config: SyntheticConfig | None = None, seed: int = 0,
+                   start: int = 0) -> list[dict]:
+    """The first `n` rows of `split` (see iter_rows), or `n` rows from row `start` on.
 
     Example:
         >>> [r["id"] for r in generate_split("heldout", 2, seed=0)]
         ['synthetic-heldout-0-0', 'synthetic-heldout-0-1']
+        >>> [r["id"] for r in generate_split("heldout", 1, seed=0, start=5)]
+        ['synthetic-heldout-0-5']
     """
     if n < 0:
         raise ValueError(f"generate_split: n={n} must be >= 0")
-    stream = iter_rows(split, config, seed)
+    stream = iter_rows(split, config, seed, start)
     return [next(stream) for _ in range(n)]
 
 

@@ -145,22 +145,25 @@ def grade_row(config: SyntheticConfig, split: str, seed: int, index: int) -> dic
     }
 
 
-def question_split(task: str, split: str, n: int, config: SyntheticConfig | None = None, seed: int = 0) -> list[dict]:
-    """The first ``n`` rows of ``split`` for ``task`` (``"vqa"`` or ``"grade"``).
+def question_split(task: str, split: str, n: int, config: SyntheticConfig | None = None, seed: int = 0,
+                   start: int = 0) -> list[dict]:
+    """The first ``n`` rows of ``split`` for ``task`` (``"vqa"`` or ``"grade"``), or ``n`` rows from row ``start`` on.
 
     Example:
         >>> [row["question_type"] for row in question_split("vqa", "heldout", 3)]
         ['quadrant', 'count', 'brightness']
+        >>> [row["question_type"] for row in question_split("vqa", "heldout", 2, start=4)]
+        ['count', 'brightness']
     """
     if task not in ROW_MAKERS:
         raise ValueError(f"task={task!r}: synthetic questions exist for {', '.join(ROW_MAKERS)}")
     if split not in SPLITS:
         raise ValueError(f"split={split!r}: choose from {sorted(SPLITS)}")
-    if n < 0:
-        raise ValueError(f"question_split: n={n} must be >= 0")
+    if n < 0 or start < 0:
+        raise ValueError(f"question_split: n={n} and start={start} must be >= 0")
     make_row = ROW_MAKERS[task]
     config = config or difficulty("easy")
-    return [make_row(config, split, seed, index) for index in range(n)]
+    return [make_row(config, split, seed, index) for index in range(start, start + n)]
 
 
 ROW_MAKERS = {"vqa": vqa_row, "grade": grade_row}

@@ -66,3 +66,11 @@ def test_trls_card_writer_writes_medlocs_card_instead():
     trainer = SimpleNamespace(write_card=lambda: written.append("medloc"), is_world_process_zero=lambda: True)
     RunTrainer.create_model_card(trainer, model_name="run")  # what GRPOTrainer._save_checkpoint calls
     assert written == ["medloc"]
+
+
+def test_a_question_tasks_card_names_its_question_warm_start():
+    warm = {"task": "vqa", "accuracy": 0.41, "valid_rate": 0.98, "stalled": False, "built": False, "seconds": 1.0}
+    card = model_card(summary(task="vqa", schedule=None, warm_start=warm, heldout={"accuracy": 0.5, "valid_rate": 1.0,
+                                                                                     "n": 128}), ("accuracy",))
+    assert ("warm-started (supervised) on synthetic lesion images, then on synthetic vqa questions (its probe on the "
+            "warm start's own held-out rows: accuracy 0.410, valid-answer rate 0.98)") in card

@@ -128,3 +128,56 @@ def test_grade_scores_exact_within_one_and_mean_absolute_error():
     assert math.isnan(score_questions(["???"], rows[:1], "grade").metrics["mae"])
     with pytest.raises(ValueError, match="row 0: 'answer' 'Z' names no option"):
         score_questions(["A"], [dict(VQA_ROW, answer="Z")], "vqa")
+
+
+def _summary(task, heldout, **changes):
+    from medloc.app.summary import TrainSummary
+
+    fields = dict(task=task, schedule=None, steps=200, seconds=80.0, start_threshold=None, final_threshold=None,
+                  threshold_trajectory=[], raises=[], threshold_note="", heldout=heldout, heldout_history=[],
+                  heldout_lines=[], output_dir="o", tensorboard_dir="o/tb", final_model_dir="o/m",
+                  metrics_file="o/m.jsonl", settings={"model": "medloc/tiny-qwen2-vl", "warm_start": True})
+    return TrainSummary(**{**fields, **changes})
+
+
+@pytest.mark.parametrize("task, header, before_line, after_line", [
+    ("vqa", "  held-out (4 rows)    accuracy  valid", "    before GRPO            0.250   0.50",
+     "    after GRPO             0.750   1.00"),
+    ("grade", "  held-out (4 rows)    accuracy  within_1    mae  valid",
+     "    before GRPO            0.250     0.500  1.500   0.50",
+     "    after GRPO             0.750     1.000  0.250   1.00"),
+])
+def test_question_summaries_show_held_out_before_and_after_grpo(task, header, before_line, after_line):
+    spec = get_task(task)
+    rows = spec.synthetic_rows("heldout", 4, difficulty("easy"), 0)
+    last = spec.score([spec.reference_answer(row, AnswerSetup()) for row in rows], rows, AnswerSetup())
+    before = {"accuracy": 0.25, "valid_rate": 0.5, "within_1": 0.5, "mae": 1.5, "n": 4}
+    after = {"accuracy": 0.75, "valid_rate": 1.0, "within_1": 1.0, "mae": 0.25, "n": 4}
+    lines = spec.summary_lines([(0, before), (50, before), (200, after)], last)
+    assert lines[:4] == [header, before_line, after_line, "  after GRPO, by modality and question type:"]
+    assert lines[5].startswith("    modality: synthetic                 4      1.0000")  # no overall line
+    assert "overall" not in "\n".join(lines)
+    assert spec.summary_lines([(200, after)], last)[1:2] == [after_line]  # no step-0 evaluation: no 'before'
+    summary = _summary(task, after, heldout_lines=lines)
+    assert "\n".join(lines) in "\n".join(summary.lines())
+
+
+@pytest.mark.parametrize("task, metrics", [("vqa", {"accuracy": 0.0, "valid_rate": 0.0, "n": 128}),
+                                           ("grounding", {"A@0.5": 0.0, "format_valid_rate": 0.0, "n": 128})])
+def test_a_run_whose_answers_the_reward_never_read_says_so_and_what_to_try(task, metrics):
+    lines = _summary(task, metrics).lines()
+    warning = [line for line in lines if "never produced an answer the reward can read" in line]
+    assert len(warning) == 1 and "GRPO had nothing to learn from" in warning[0]
+    assert "--warm-start-steps" in warning[0]
+    no_warm = _summary(task, metrics, settings={"model": "medloc/tiny-qwen2-vl", "warm_start": False}).warnings()
+    assert "run without --no-warm-start" in no_warm[0]
+    real = _summary(task, metrics, settings={"model": "Qwen/Qwen2-VL-2B-Instruct"}).warnings()
+    assert "check that --reasoning matches how the model answers" in real[0]
+    assert not _summary(task, {**metrics, get_task(task).valid_metric: 0.02}).warnings()
+
+
+def test_a_stalled_question_warm_start_is_named_in_the_summary():
+    warm = {"task": "grade", "accuracy": 0.1, "valid_rate": 0.3, "stalled": True}
+    warnings = _summary("grade", {"accuracy": 0.2, "valid_rate": 0.5, "n": 8}, warm_start=warm).warnings()
+    assert warnings == ["  WARNING: the warm start stalled (held-out valid-answer rate 0.30): the model did not learn "
+                        "to write grade answers before GRPO; see docs/tasks.md."]

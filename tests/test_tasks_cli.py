@@ -75,7 +75,8 @@ def recipe(tmp_path_factory):
 def test_vqa_run_reports_accuracy_per_modality_and_question_type(recipe):
     root, output, _ = recipe
     assert "medloc train finished: 2 GRPO steps" in output and "task 'vqa'" in output
-    for line in ("overall                             6", "modality: synthetic", "question type: brightness",
+    for line in ("held-out (6 rows)    accuracy  valid", "before GRPO", "after GRPO",
+                 "modality: synthetic", "question type: brightness",
                  "question type: count", "question type: quadrant"):
         assert line in output
     summary = json.loads((root / "vqa" / "summary.json").read_text())

@@ -92,7 +92,7 @@ def _fake_probe(results):
 def test_stalled_run_restarts_with_new_seed_and_lower_lr_then_caches(tmp_path, monkeypatch):
     calls = []
 
-    def fake_train(config, seed, lr, progress=True, rows=None):
+    def fake_train(config, seed, lr, progress=True, rows=None, init=None):
         calls.append((seed, lr))
         return build_tiny_vlm(seed=seed)
 
@@ -111,7 +111,7 @@ def test_stalled_run_restarts_with_new_seed_and_lower_lr_then_caches(tmp_path, m
 
 
 def test_every_attempt_stalled_raises(tmp_path, monkeypatch):
-    monkeypatch.setattr(ws, "train_once", lambda config, seed, lr, progress=True, rows=None: build_tiny_vlm(seed))
+    monkeypatch.setattr(ws, "train_once", lambda config, seed, lr, *args, **kwargs: build_tiny_vlm(seed))
     monkeypatch.setattr(ws, "probe", _fake_probe([{"format_valid_rate": 1.0, "spread": 0.0}] * 2))
     with pytest.raises(RuntimeError, match="stalled in all 2 attempts"):
         warm_start(tmp_path, WarmStartConfig(max_steps=1, probe_size=2, max_attempts=2), seed=0, progress=False)
@@ -119,7 +119,7 @@ def test_every_attempt_stalled_raises(tmp_path, monkeypatch):
 
 
 def test_keep_stalled_keeps_the_best_attempt_and_marks_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(ws, "train_once", lambda config, seed, lr, progress=True, rows=None: build_tiny_vlm(seed))
+    monkeypatch.setattr(ws, "train_once", lambda config, seed, lr, *args, **kwargs: build_tiny_vlm(seed))
     monkeypatch.setattr(ws, "probe", _fake_probe([{"format_valid_rate": 1.0, "spread": 0.0, "mIoU": 0.05},
                                                   {"format_valid_rate": 1.0, "spread": 0.0, "mIoU": 0.02}]))
     config = WarmStartConfig(max_steps=1, probe_size=2, max_attempts=2)
@@ -135,11 +135,11 @@ def test_lead_in_steps_draw_from_the_lead_in_preset(monkeypatch):
 
     batches = []
 
-    def record(processor, rows, reasoning, frame, label_margin):
+    def record(processor, rows, reasoning, frame, label_margin, task):
         batches.append([row["attribute"] for row in rows])
         if len(batches) == 3:
             raise StopIteration  # enough batches seen; no need to train
-        return real_batch(processor, rows, reasoning, frame, label_margin)
+        return real_batch(processor, rows, reasoning, frame, label_margin, task)
 
     real_batch = ws.sft_batch
     monkeypatch.setattr(ws, "sft_batch", record)
@@ -215,7 +215,7 @@ def test_warm_start_on_rows_trains_on_them_and_probes_on_rows_it_did_not_train_o
     rows = _row_files(tmp_path, 12)
     seen = {}
 
-    def fake_train(config, seed, lr, progress=True, rows=None):
+    def fake_train(config, seed, lr, progress=True, rows=None, init=None):
         seen["train"] = rows
         return build_tiny_vlm(seed=seed)
 

@@ -65,9 +65,14 @@ def _base_model(settings: dict[str, Any], warm_start: dict[str, Any] | None) -> 
     if not is_builtin_model(model):
         return f"`{model}`"
     text = f"`{model}`, the built-in tiny Qwen2-VL-architecture model built locally by medloc"
-    if warm_start:
+    if warm_start and "mIoU" in warm_start:
         text += (f", warm-started (supervised) on synthetic lesion images (its probe on the warm start's own held-out "
                  f"rows: mIoU {warm_start['mIoU']:.3f}, A@0.5 {warm_start['A@0.5']:.3f}"
+                 + ("; the warm start STALLED)" if warm_start.get("stalled") else ")"))
+    elif warm_start:
+        text += (f", warm-started (supervised) on synthetic lesion images, then on synthetic {warm_start['task']} "
+                 f"questions (its probe on the warm start's own held-out rows: accuracy {warm_start['accuracy']:.3f}, "
+                 f"valid-answer rate {warm_start['valid_rate']:.2f}"
                  + ("; the warm start STALLED)" if warm_start.get("stalled") else ")"))
     return text
 

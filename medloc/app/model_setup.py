@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -24,19 +25,52 @@ from medloc.app.run_files import UNTRAINED_MODEL_SUBDIR
 from medloc.app.settings import SettingsError, TrainSettings
 from medloc.builtin import is_builtin_model
 from medloc.builtin.tiny_model import build_tiny_vlm
-from medloc.builtin.warmstart import METRICS_FILE, PRESET_RECIPES, WarmStartConfig, rows_fingerprint, warm_start
+from medloc.builtin.warmstart import (
+    METRICS_FILE,
+    PRESET_RECIPES,
+    TASK_RECIPES,
+    WarmStartConfig,
+    rows_fingerprint,
+    warm_start,
+)
 from medloc.vision_optimizer import vision_scaled_optimizer, vision_tower
 
 
 def warm_start_config(settings: TrainSettings, rows: Sequence[Mapping] | None = None) -> Any:
-    """The warm-start recipe of the built-in model for these settings: on the ``--difficulty``
+    """The warm-start recipe of the built-in model for these settings and their task.
+
+    A question task with a recipe (:data:`medloc.builtin.warmstart.TASK_RECIPES`) gets its own warm
+    start on the ``--difficulty`` preset's synthetic questions, from the grounding warm start
+    (``base``, in the ``none`` layout); ``--warm-start-steps`` sets the steps of both. Other tasks get the grounding one
+    (:func:`grounding_warm_start_config`).
+
+    Example:
+        >>> config = warm_start_config(TrainSettings(task="vqa", reasoning="after"))
+        >>> config.task, config.reasoning, config.base.task, config.base.reasoning
+        ('vqa', 'after', 'grounding', 'none')
+        >>> warm_start_config(TrainSettings(task="grade", warm_start_steps=50)).max_steps
+        50
+    """
+    if settings.task not in TASK_RECIPES:
+        return grounding_warm_start_config(settings, rows)
+    base = grounding_warm_start_config(dataclasses.replace(settings, reasoning="none"))
+    options: dict[str, Any] = {**TASK_RECIPES[settings.task], "task": settings.task, "base": base,
+                               "reasoning": settings.reasoning, "synthetic": difficulty(settings.difficulty),
+                               "frame": base.frame}
+    if settings.warm_start_steps:
+        options["max_steps"] = settings.warm_start_steps
+    return WarmStartConfig(**options)
+
+
+def grounding_warm_start_config(settings: TrainSettings, rows: Sequence[Mapping] | None = None) -> Any:
+    """The grounding warm-start recipe of the built-in model for these settings: on the ``--difficulty``
     preset's synthetic data, or on ``rows`` (a dataset's training rows) with the base recipe.
 
     Example:
-        >>> warm_start_config(TrainSettings(difficulty="large")).label_margin
+        >>> grounding_warm_start_config(TrainSettings(difficulty="large")).label_margin
         0.3
         >>> rows = [{"id": "a", "image": "a.jpg", "phrase": "the polyp", "boxes": [[1, 2, 3, 4]]}]
-        >>> warm_start_config(TrainSettings(difficulty="large"), rows).label_margin
+        >>> grounding_warm_start_config(TrainSettings(difficulty="large"), rows).label_margin
         0.15
     """
     options: dict[str, Any] = {"reasoning": settings.reasoning}
@@ -61,9 +95,12 @@ def prepare_model(settings: TrainSettings, progress: bool,
     ``rows``: the run's training rows when it reads a grounding dataset: the built-in model's warm
     start then trains on them (held-out rows are a separate split), not on synthetic data.
 
-    The warm-start record holds the probe metrics of the warm-started model (``mIoU``, ``A@0.5``,
-    ``A@0.8``, ``format_valid_rate``, the average-box baseline, ``stalled``), ``built`` (False when it
-    came from the cache), ``seconds`` (this run's time on it) and ``folder`` (the cached model).
+    The warm start is the task's (:func:`warm_start_config`: ``vqa`` and ``grade`` learn their answers
+    from the grounding warm start). Its record holds ``task`` (whose answers it learnt), the probe
+    metrics of the warm-started model (grounding: ``mIoU``, ``A@0.5``, ``A@0.8``,
+    ``format_valid_rate``, the average-box baseline; a question task: ``accuracy``, ``valid_rate``,
+    and for grades ``within_1``, ``mae``), ``stalled``, ``built`` (False when it came from the
+    cache), ``seconds`` (this run's time on it, both stages) and ``folder`` (the cached model).
     """
     if not is_builtin_model(settings.model):
         return settings.model, None
@@ -83,8 +120,9 @@ def prepare_model(settings: TrainSettings, progress: bool,
                           keep_stalled=True, rows=rows)
     AcceleratorState._reset_state()  # the warm start's trainer fixed its mixed precision; GRPO sets its own
     metrics = json.loads((Path(path) / METRICS_FILE).read_text())
-    keys = ("mIoU", "A@0.5", "A@0.8", "format_valid_rate", "constant_box_mIoU", "stalled")
-    return str(path), {**{key: metrics[key] for key in keys if key in metrics}, "built": built,
+    keys = ("mIoU", "A@0.5", "A@0.8", "format_valid_rate", "constant_box_mIoU", "accuracy", "valid_rate", "within_1",
+            "mae", "stalled")
+    return str(path), {"task": config.task, **{key: metrics[key] for key in keys if key in metrics}, "built": built,
                        "seconds": round(time.time() - started, 1), "folder": str(path)}
 
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from medloc.tasks import DEFAULT_TASK
+from medloc.builtin import BUILTIN_MODEL, is_builtin_model
+from medloc.tasks import DEFAULT_TASK, get_task
 
 
 def duration(seconds: float) -> str:
@@ -110,6 +111,45 @@ evaluations 6s of it), loading data and model, saving 11s'
             parts.append(f"loading data and model, saving {duration(self.seconds - warm_seconds - self.grpo_seconds)}")
         return f"time:      {duration(self.seconds)}" + (": " + ", ".join(parts) if parts else "")
 
+    def warnings(self) -> list[str]:
+        """What says the run could not learn: a stalled warm start, or a model that never wrote an answer
+        the reward can read (held-out valid-answer rate 0 at the end), with what to try.
+
+        Example:
+            >>> summary = TrainSummary("vqa", None, 200, 76.0, None, None, [], [], "", {"valid_rate": 0.0}, [], [],
+            ...                        "o", "o/tb", "o/m", "o/m.jsonl", settings={"model": "medloc/tiny-qwen2-vl"})
+            >>> print(summary.warnings()[0][:95])
+              WARNING: the model never produced an answer the reward can read (held-out valid-answer rate 0
+        """
+        lines = []
+        warm = self.warm_start or {}
+        if warm.get("stalled") and "mIoU" in warm:
+            lines.append(
+                f"  WARNING: the warm start stalled (held-out mIoU {warm['mIoU']:.3f}, average-box baseline "
+                f"{warm.get('constant_box_mIoU', float('nan')):.3f}): the model did not learn to localise "
+                "before GRPO; see README, 'The built-in default'."
+            )
+        elif warm.get("stalled"):
+            lines.append(
+                f"  WARNING: the warm start stalled (held-out valid-answer rate {warm.get('valid_rate', 0.0):.2f}): "
+                f"the model did not learn to write {self.task} answers before GRPO; see docs/tasks.md."
+            )
+        valid = self.heldout.get(get_task(self.task).valid_metric) if self.heldout else None
+        if valid == 0:
+            builtin = is_builtin_model(self.settings.get("model", BUILTIN_MODEL))
+            if builtin and not self.settings.get("warm_start", True):
+                hint = "run without --no-warm-start (the warm start teaches the built-in model its answers)"
+            elif builtin:
+                hint = "give the warm start more steps (--warm-start-steps) or use a real model"
+            else:
+                hint = ("check that --reasoning matches how the model answers, raise --max-completion-length, "
+                        "or fine-tune it on a few answers in the task's format first")
+            lines.append(
+                "  WARNING: the model never produced an answer the reward can read (held-out valid-answer rate 0 "
+                f"after GRPO): every reward was 0, so GRPO had nothing to learn from. Try: {hint}."
+            )
+        return lines
+
     def lines(self) -> list[str]:
         """The human-readable summary.
 
@@ -138,12 +178,7 @@ evaluations 6s of it), loading data and model, saving 11s'
             lines.append(f"  data: {self.data_report['rows']} rows kept, {sum(skipped.values())} skipped ("
                          + ", ".join(f"{reason}: {count}" for reason, count in skipped.items()) + ")")
         lines += self.heldout_lines
-        if self.warm_start and self.warm_start.get("stalled"):
-            lines.append(
-                f"  WARNING: the warm start stalled (held-out mIoU {self.warm_start['mIoU']:.3f}, average-box baseline "
-                f"{self.warm_start.get('constant_box_mIoU', float('nan')):.3f}): the model did not learn to localise "
-                "before GRPO; see docs/testbed.md, 'The warm start'."
-            )
+        lines += self.warnings()
         lines.append(f"  run folder: {self.output_dir}" + (" (model card: README.md)" if self.model_card else ""))
         lines.append(f"  model:      {self.final_model_dir}")
         lines.append(f"  evaluate:   medloc eval --model {self.final_model_dir}")

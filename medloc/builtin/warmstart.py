@@ -12,6 +12,13 @@ rows instead, cycling through them in a seeded order with the same loose boxes, 
 slice of them it did not train on; the cache key then includes a hash of the rows
 (:func:`rows_fingerprint`), so each data file and split gets its own warm start.
 
+For a question task (``task="vqa"`` or ``"grade"``, :data:`TASK_RECIPES`) the warm start has two
+stages, each cached: the grounding warm start (``base``, perception: where the lesion is and how
+big), then a short supervised run from its weights on the task's synthetic questions
+(:func:`grounding_data.synthetic_questions.question_split`), with the task's own prompt and reference
+answer (:mod:`medloc.tasks`). It stops once nearly every answer is readable but well before the
+accuracy the task allows, so GRPO has room (experiments/results/question_tasks.md).
+
 A tiny model sometimes stalls on one constant box for every image (see the findings file). After
 training, greedy answers on a held-out probe are checked; a stalled run is restarted with the next
 seed and a lower learning rate, up to ``max_attempts`` times. If every attempt stalls,
@@ -34,8 +41,9 @@ import json
 import math
 import shutil
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,11 +51,12 @@ from filelock import FileLock
 from torchvision.ops import clip_boxes_to_image
 
 from grounding_data.dicom import open_image
+from grounding_data.frames import get_frame
 from grounding_data.synthetic import SyntheticConfig, difficulty, generate_split, iter_rows
 from medloc.boxes import paired_box_iou
 from medloc.evaluation import generate_answers, score_answers
-from medloc.prompts import answer_text, build_prompt, location_words
 from medloc.builtin.tiny_model import build_tiny_vlm
+from medloc.tasks import AnswerSetup, Task, get_task
 from medloc.vision_optimizer import vision_scaled_optimizer
 
 CACHE_FORMAT = 3
@@ -85,6 +94,11 @@ class WarmStartConfig:
     ``rows_fingerprint`` is the hash of the user rows the warm start trains on (None: synthetic
     data); :func:`warm_start` checks it against the rows it is given.
 
+    ``task`` is the task whose answers the model learns (:mod:`medloc.tasks`; the box settings above
+    are for ``grounding``), and ``base`` the warm start whose model this one starts from (built and
+    cached first; None: a fresh tiny model). A question task's probe counts readable answers
+    (``valid_rate``), and the run is stalled below ``min_valid_rate``.
+
     Example:
         >>> WarmStartConfig(max_steps=10).batch_size
         32
@@ -113,6 +127,8 @@ class WarmStartConfig:
     max_attempts: int = 2
     lr_backoff: float = 0.5
     rows_fingerprint: str | None = None
+    task: str = "grounding"
+    base: WarmStartConfig | None = None
 
     def __post_init__(self):
         for name in ("max_steps", "batch_size", "probe_size", "max_attempts"):
@@ -128,6 +144,9 @@ class WarmStartConfig:
             raise ValueError(f"WarmStartConfig.label_margin={self.label_margin} must be in [0, 1]")
         if not 0 < self.lr_backoff <= 1:
             raise ValueError(f"WarmStartConfig.lr_backoff={self.lr_backoff} must be in (0, 1]")
+        get_task(self.task)  # names the known tasks otherwise
+        if self.task != "grounding" and (self.lead_in or self.rows_fingerprint):
+            raise ValueError(f"WarmStartConfig: lead_in and rows are for grounding warm starts, not task={self.task!r}")
 
     def key(self, seed: int) -> str:
         """Cache key: a hash of every setting, the seed and the recipe version.
@@ -136,12 +155,24 @@ class WarmStartConfig:
             >>> WarmStartConfig().key(0) == WarmStartConfig().key(1)
             False
         """
-        config = dataclasses.asdict(self)
-        if config["rows_fingerprint"] is None:  # synthetic warm starts keep the keys they had before rows existed
-            del config["rows_fingerprint"]
+        config = self.key_fields()
         blob = json.dumps({"config": config, "seed": seed, "format": CACHE_FORMAT},
                           sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def key_fields(self) -> dict:
+        """The settings the cache key hashes: every field, less those still at the defaults they had before
+        they existed (so grounding warm starts on synthetic data keep their keys).
+
+        Example:
+            >>> sorted(set(WarmStartConfig(task="vqa").key_fields()) - set(WarmStartConfig().key_fields()))
+            ['task']
+        """
+        config = dataclasses.asdict(self)
+        for name, default in (("rows_fingerprint", None), ("task", "grounding"), ("base", None)):
+            if config[name] == default:
+                del config[name]
+        return config
 
 
 LABEL_MARGIN = 0.15
@@ -158,6 +189,16 @@ start and learns after 500 steps on ``easy`` (experiments/results/warmstart_find
 starts on ``easy`` too. The looser boxes of ``standard`` (25% a side) and ``large`` (30%) put the
 warm-started model below tau 0.5 on most rows, the starved start the curriculum is for
 (experiments/results/regimes.md)."""
+TASK_RECIPES: dict[str, dict[str, object]] = {
+    "vqa": {"max_steps": 100, "learning_rate": 1e-3},
+    "grade": {"max_steps": 50, "learning_rate": 1e-3},
+}
+"""The question stage of each question task's warm start (from the grounding warm start's weights): short
+enough that the valid-answer rate is near 1 and the accuracy well below its ceiling. Along 400 steps on
+``vqa`` every answer was readable from step 50 and accuracy stayed at chance (0.33); along 200 on
+``grade`` every answer was readable from step 25 and accuracy rose 0.19, 0.54, 0.60, 0.68 at steps
+25, 50, 100, 200 (experiments/results/question_tasks.md). A task without a recipe starts from the
+grounding warm start."""
 
 
 def loosen_boxes(boxes: Sequence[Sequence[float]], margin: float, width: int, height: int) -> list[list[float]]:
@@ -220,24 +261,32 @@ def row_stream(rows: Sequence[dict], seed: int) -> Iterator[dict]:
             yield rows[index]
 
 
-def sft_example(row: dict, reasoning: str = "none", frame: str = "grid-100", label_margin: float = 0.0) -> dict:
-    """TRL prompt-completion example (conversational, with the image) for a grounding row.
+def sft_example(row: dict, reasoning: str = "none", frame: str = "grid-100", label_margin: float = 0.0,
+                task: str = "grounding") -> dict:
+    """TRL prompt-completion example (conversational, with the image) for a row of ``task``: the task's
+    prompt and reference answer, with its rationale in a think layout (boxes ``label_margin`` looser).
 
     Example:
         >>> ex = sft_example(next(iter_rows("train", seed=0)))
         >>> sorted(ex), ex["completion"][0]["content"].startswith("<answer>[")
         (['completion', 'image', 'prompt'], True)
+        >>> from grounding_data.synthetic_questions import question_split
+        >>> row = question_split("vqa", "train", 1)[0]
+        >>> sft_example(row, "after", task="vqa")["completion"][0]["content"]  # the right option, and its text
+        '<answer>D</answer><think>lower right</think>'
     """
-    width, height = row["width"], row["height"]
-    rationale = f"{row['phrase']} is {location_words(row['boxes'][0], width, height)}"
-    boxes = loosen_boxes(row["boxes"], label_margin, width, height) if label_margin else row["boxes"]
-    completion = answer_text(boxes, width, height, reasoning, frame, rationale=rationale)
-    return {"prompt": build_prompt(row, reasoning, frame), "completion": [{"role": "assistant", "content": completion}],
+    spec = get_task(task)
+    setup = AnswerSetup(reasoning, get_frame(frame) if spec.uses_frame else None)
+    rationale = spec.rationale(row)
+    if label_margin:
+        row = {**row, "boxes": loosen_boxes(row["boxes"], label_margin, row["width"], row["height"])}
+    completion = spec.reference_answer(row, setup, rationale)
+    return {"prompt": spec.prompt(row, setup), "completion": [{"role": "assistant", "content": completion}],
             "image": row["image"].convert("RGB")}
 
 
 def sft_batch(processor, rows: Sequence[dict], reasoning: str = "none", frame: str = "grid-100",
-              label_margin: float = 0.0) -> dict:
+              label_margin: float = 0.0, task: str = "grounding") -> dict:
     """Processor inputs for ``rows`` with ``labels`` on the answer tokens (and ``<|im_end|>``) only.
 
     Example:
@@ -246,7 +295,7 @@ def sft_batch(processor, rows: Sequence[dict], reasoning: str = "none", frame: s
         >>> processor.tokenizer.decode(batch["labels"][0][batch["labels"][0] != -100]).startswith("<answer>[")
         True
     """
-    examples = [sft_example(row, reasoning, frame, label_margin) for row in rows]
+    examples = [sft_example(row, reasoning, frame, label_margin, task) for row in rows]
     prompts = [processor.apply_chat_template(ex["prompt"], add_generation_prompt=True, tokenize=False)
                for ex in examples]
     answers = [ex["completion"][0]["content"] + "<|im_end|>" for ex in examples]
@@ -262,8 +311,10 @@ def sft_batch(processor, rows: Sequence[dict], reasoning: str = "none", frame: s
     return inputs
 
 
-def probe(model, processor, rows: Sequence[dict], reasoning: str = "none", frame: str = "grid-100") -> dict:
-    """Greedy held-out metrics plus `spread`: how much predicted boxes vary relative to the truth.
+def probe(model, processor, rows: Sequence[dict], reasoning: str = "none", frame: str = "grid-100",
+          task: str = "grounding") -> dict:
+    """Greedy held-out metrics; for grounding plus `spread`: how much predicted boxes vary relative to
+    the truth (for another task: :func:`question_probe`).
 
     spread = mean over the 4 coordinates of std(predicted) / std(ground truth), on valid answers;
     a model that writes one constant box for every image has spread 0.
@@ -274,6 +325,8 @@ def probe(model, processor, rows: Sequence[dict], reasoning: str = "none", frame
         >>> result["format_valid_rate"], result["spread"]  # an untrained model writes no box
         (0.0, 0.0)
     """
+    if task != "grounding":
+        return question_probe(model, processor, rows, get_task(task), reasoning)
     texts = generate_answers(model, processor, rows, reasoning, frame)
     gt = [r["boxes"] for r in rows]
     scored = score_answers(texts, rows, frame, accuracy_thresholds=(0.3, 0.5, 0.8))
@@ -290,6 +343,20 @@ def probe(model, processor, rows: Sequence[dict], reasoning: str = "none", frame
     return result
 
 
+def question_probe(model, processor, rows: Sequence[dict], task: Task, reasoning: str = "none") -> dict:
+    """Greedy held-out metrics of a question task (``accuracy``, ``valid_rate``, ...) and a few answers.
+
+    Example:
+        >>> from grounding_data.synthetic_questions import question_split
+        >>> model, processor = build_tiny_vlm()
+        >>> question_probe(model, processor, question_split("vqa", "heldout", 2), get_task("vqa"))["valid_rate"]
+        0.0
+    """
+    setup = AnswerSetup(reasoning)
+    texts = generate_answers(model, processor, rows, prompt=lambda row: task.prompt(row, setup))
+    return {**task.score(texts, rows, setup).metrics, "sample_answers": texts[:4]}
+
+
 def constant_box_miou(boxes: Sequence[Sequence[Sequence[float]]]) -> float:
     """mIoU of answering the mean ground-truth box for every row: what a model that ignores the image gets.
 
@@ -304,21 +371,83 @@ def constant_box_miou(boxes: Sequence[Sequence[Sequence[float]]]) -> float:
 
 def is_stalled(result: dict, config: WarmStartConfig) -> bool:
     """True when the probe shows a dead model: few well-formed answers, (almost) one constant box for
-    every image, or boxes that do no better than the mean box (they vary but ignore the image).
+    every image, or boxes that do no better than the mean box (they vary but ignore the image); for a
+    question task, few readable answers.
 
     Example:
         >>> is_stalled({"format_valid_rate": 1.0, "spread": 0.0, "mIoU": 0.3, "constant_box_mIoU": 0.1},
         ...            WarmStartConfig())
         True
+        >>> is_stalled({"valid_rate": 0.2, "accuracy": 0.1}, WarmStartConfig(task="vqa"))
+        True
     """
+    if config.task != "grounding":
+        return result["valid_rate"] < config.min_valid_rate
     return (result["format_valid_rate"] < config.min_valid_rate or result["spread"] < config.stall_spread
             or result["mIoU"] < result["constant_box_mIoU"] + config.min_gain)
 
 
+def probe_score(result: dict, config: WarmStartConfig) -> float:
+    """How good a probe is, to keep the best of stalled attempts: mIoU, or a question task's valid-answer rate.
+
+    Example:
+        >>> probe_score({"valid_rate": 0.4, "accuracy": 0.2}, WarmStartConfig(task="grade"))
+        0.4
+    """
+    return result["mIoU"] if config.task == "grounding" else result["valid_rate"]
+
+
+def probe_summary(result: dict, config: WarmStartConfig) -> str:
+    """The probe in words.
+
+    Example:
+        >>> probe_summary({"accuracy": 0.5, "valid_rate": 0.97, "n": 64}, WarmStartConfig(task="vqa"))
+        'accuracy 0.500, readable answers 97%'
+    """
+    if config.task == "grounding":
+        return (f"mIoU {result['mIoU']:.3f}, A@0.5 {result['A@0.5']:.3f}, well-formed answers "
+                f"{result['format_valid_rate']:.0%}")
+    return f"accuracy {result['accuracy']:.3f}, readable answers {result['valid_rate']:.0%}"
+
+
+def task_stream(task: Task, config: SyntheticConfig, seed: int, batch: int = 32) -> Iterator[dict]:
+    """The task's synthetic training rows from :data:`TRAIN_START` on, made ``batch`` at a time.
+
+    Example:
+        >>> next(task_stream(get_task("grounding"), SyntheticConfig(), 0))["id"] == next(
+        ...     iter_rows("train", SyntheticConfig(), seed=0, start=TRAIN_START))["id"]
+        True
+    """
+    start = TRAIN_START
+    while True:
+        yield from task.synthetic_rows("train", batch, config, seed, start=start)
+        start += batch
+
+
+def load_model(folder: str | Path):
+    """A saved (warm-started) model and its processor, for training on.
+
+    Example:
+        >>> import tempfile
+        >>> model, processor = build_tiny_vlm(seed=0)
+        >>> folder = tempfile.mkdtemp(); model.save_pretrained(folder); _ = processor.save_pretrained(folder)
+        >>> load_model(folder)[0].training
+        True
+    """
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    model = AutoModelForImageTextToText.from_pretrained(folder, dtype=torch.float32)
+    model.train()
+    return model, AutoProcessor.from_pretrained(folder)
+
+
 def train_once(config: WarmStartConfig, seed: int, learning_rate: float, progress: bool = True,
-               rows: Sequence[dict] | None = None):
-    """One supervised run from a fresh tiny model on fresh synthetic rows (or on ``rows``, in-memory
-    grounding rows, cycled); returns (model, processor).
+               rows: Sequence[dict] | None = None, init: str | Path | None = None,
+               on_step: Callable[[int, Any, Any], None] | None = None):
+    """One supervised run from a fresh tiny model (or the model saved in ``init``) on fresh synthetic
+    rows of the config's task (or on ``rows``, in-memory grounding rows, cycled); returns (model, processor).
+
+    ``on_step(step, model, processor)`` is called after every optimizer step (a learning curve's probes).
 
     A plain PyTorch loop rather than TRL's SFTTrainer: with the same data, optimizer and schedule
     the SFTTrainer run stayed on the average-box plateau (held-out mIoU 0.014 after 800 steps)
@@ -331,7 +460,7 @@ def train_once(config: WarmStartConfig, seed: int, learning_rate: float, progres
     """
     from tqdm.auto import tqdm
 
-    model, processor = build_tiny_vlm(seed=seed, **dict(config.model_size))
+    model, processor = build_tiny_vlm(seed=seed, **dict(config.model_size)) if init is None else load_model(init)
     model.model.visual.requires_grad_(not config.freeze_vision)
     optimizer = vision_scaled_optimizer(model, learning_rate, config.vision_lr_scale, weight_decay=config.weight_decay,
                                         vision_weight_decay=config.vision_weight_decay)
@@ -340,14 +469,15 @@ def train_once(config: WarmStartConfig, seed: int, learning_rate: float, progres
         optimizer,
         lambda step: min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, step / config.max_steps))),
     )
-    stream = row_stream(rows, seed) if rows else iter_rows("train", config.synthetic, seed=seed, start=TRAIN_START)
-    lead_in = iter_rows("train", difficulty(config.lead_in), seed=seed, start=TRAIN_START) if config.lead_in else None
+    task = get_task(config.task)
+    stream = row_stream(rows, seed) if rows else task_stream(task, config.synthetic, seed, config.batch_size)
+    lead_in = task_stream(task, difficulty(config.lead_in), seed, config.batch_size) if config.lead_in else None
     model.train()
     bar = tqdm(range(config.max_steps), desc="warm start", disable=not progress)
     for step in bar:
         source = lead_in if step < config.lead_in_steps else stream
         batch = sft_batch(processor, [next(source) for _ in range(config.batch_size)], config.reasoning, config.frame,
-                          config.label_margin)
+                          config.label_margin, config.task)
         loss = model(**batch).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
@@ -355,6 +485,8 @@ def train_once(config: WarmStartConfig, seed: int, learning_rate: float, progres
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
         bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+        if on_step is not None:
+            on_step(step + 1, model, processor)
     model.eval()
     return model, processor
 
@@ -370,6 +502,9 @@ def warm_start(cache_dir: str | Path, config: WarmStartConfig | None = None, see
     ``rows``: grounding rows to train on instead of synthetic data (``config.rows_fingerprint`` must
     be their :func:`rows_fingerprint`); the last ``probe_size`` of them (at most a quarter) are the
     probe and are not trained on.
+
+    With ``config.base``, that warm start is built (or reused) first, in the same cache, and this one
+    trains from its model.
 
     See the module's example.
     """
@@ -394,12 +529,13 @@ def warm_start(cache_dir: str | Path, config: WarmStartConfig | None = None, see
 def _build(target: Path, config: WarmStartConfig, seed: int, progress: bool, keep_stalled: bool,
            rows: Sequence[Mapping] | None) -> Path:
     """Train, probe and save the warm start of :func:`warm_start` (attempts, stall rule) into ``target``."""
+    init = None if config.base is None else warm_start(target.parent, config.base, seed, progress, keep_stalled)
     if rows:
         rows = in_memory_rows(rows)
         count = max(1, min(config.probe_size, len(rows) // 4))
         rows, probe_rows = (rows[:-count] or rows), rows[-count:]
     else:
-        probe_rows = generate_split("heldout", config.probe_size, config.synthetic, seed=seed)
+        probe_rows = get_task(config.task).synthetic_rows("heldout", config.probe_size, config.synthetic, seed)
     attempts = []
     best = None
     start = time.time()
@@ -408,36 +544,42 @@ def _build(target: Path, config: WarmStartConfig, seed: int, progress: bool, kee
         attempt_seed = seed + 1000 * attempt
         if progress:
             data = f" on {len(rows)} of your rows" if rows else ""
+            data += "" if config.task == "grounding" else f" for {config.task} answers"
+            start_from = "" if init is None else ", from the grounding warm start"
             what = (f"Warm start of the built-in model{data} (supervised, once: cached for later runs)" if attempt == 0
                     else f"Warm start again, try {attempt + 1} of {config.max_attempts}")
-            print(f"{what}: {config.max_steps} steps, learning rate {lr:g}, seed {attempt_seed}", flush=True)
-        model, processor = train_once(config, attempt_seed, lr, progress, rows=rows)
-        result = probe(model, processor, probe_rows, config.reasoning, config.frame)
+            print(f"{what}: {config.max_steps} steps{start_from}, learning rate {lr:g}, seed {attempt_seed}",
+                  flush=True)
+        model, processor = train_once(config, attempt_seed, lr, progress, rows=rows, init=init)
+        result = probe(model, processor, probe_rows, config.reasoning, config.frame, config.task)
         result.update(attempt=attempt + 1, learning_rate=lr, seed=attempt_seed, seconds=round(time.time() - start, 1))
         attempts.append(result)
         if progress:
-            print(f"  warm-started model on {len(probe_rows)} held-out rows: mIoU {result['mIoU']:.3f}, A@0.5 "
-                  f"{result['A@0.5']:.3f}, well-formed answers {result['format_valid_rate']:.0%}", flush=True)
+            print(f"  warm-started model on {len(probe_rows)} held-out rows: {probe_summary(result, config)}",
+                  flush=True)
         if not is_stalled(result, config):
             _save(target, model, processor, {**result, "stalled": False, "attempts": attempts,
                                              "config": dataclasses.asdict(config)})
             return target
-        if best is None or result["mIoU"] > best[0]["mIoU"]:
+        if best is None or probe_score(result, config) > probe_score(best[0], config):
             best = (result, model, processor)
         if progress:
-            print(f"  stalled (one constant box, malformed answers, or no better than the average box; box spread "
-                  f"{result['spread']:.2f}, 0 = one box for every image): restarting with a new seed and a lower "
-                  "learning rate", flush=True)
+            why = (f"one constant box, malformed answers, or no better than the average box; box spread "
+                   f"{result['spread']:.2f}, 0 = one box for every image" if config.task == "grounding"
+                   else f"fewer than {config.min_valid_rate:.0%} readable answers")
+            print(f"  stalled ({why}): restarting with a new seed and a lower learning rate", flush=True)
     if keep_stalled and best is not None:
         result, model, processor = best
         if progress:
-            print(f"Warm start: every attempt stalled; keeping the best one (mIoU {result['mIoU']:.3f}). "
-                  "GRPO will start from a model that does not localise yet.", flush=True)
+            print(f"Warm start: every attempt stalled; keeping the best one ({probe_summary(result, config)}). "
+                  "GRPO will start from a model that " + ("does not localise yet." if config.task == "grounding"
+                                                          else "rarely writes a readable answer."), flush=True)
         _save(target, model, processor, {**result, "stalled": True, "attempts": attempts,
                                          "config": dataclasses.asdict(config)})
         return target
+    shown = ("mIoU", "format_valid_rate", "spread", "accuracy", "valid_rate")
     raise RuntimeError(f"warm start stalled in all {config.max_attempts} attempts (last probe: "
-                       f"{ {k: attempts[-1][k] for k in ('mIoU', 'format_valid_rate', 'spread')} }); try a lower "
+                       f"{ {k: attempts[-1][k] for k in shown if k in attempts[-1]} }); try a lower "
                        f"learning_rate or more max_steps")
 
 

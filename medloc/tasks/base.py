@@ -63,6 +63,8 @@ class Task(Protocol):
         uses_frame: whether answers are boxes written in a coordinate frame.
         uses_descriptions: whether prompts carry class descriptions (``--class-descriptions``).
         reward_kinds: the ``--reward`` choices (the first is the default).
+        valid_metric: the held-out metric that says which share of answers the rewards could read
+            (0 at the end of a run: the model never wrote an answer the reward can read).
     """
 
     name: str
@@ -72,15 +74,19 @@ class Task(Protocol):
     uses_frame: bool
     uses_descriptions: bool
     reward_kinds: tuple[str, ...]
+    valid_metric: str
 
-    def synthetic_rows(self, split: str, n: int, config: Any, seed: int) -> list[dict]:
-        """The first ``n`` built-in synthetic rows of ``split`` (``train`` / ``heldout``) for a preset."""
+    def synthetic_rows(self, split: str, n: int, config: Any, seed: int, start: int = 0) -> list[dict]:
+        """``n`` built-in synthetic rows of ``split`` (``train`` / ``heldout``) for a preset, from row ``start`` on."""
 
     def prompt(self, row: Row, setup: AnswerSetup) -> list[dict]:
         """TRL's conversational prompt of a row: one user turn, the text, then ``{"type": "image"}``."""
 
     def reference_answer(self, row: Row, setup: AnswerSetup, rationale: str = "") -> str:
         """The completion a perfect model writes for a row (an SFT target)."""
+
+    def rationale(self, row: Row) -> str:
+        """A short reason for the reference answer (what a warm start writes in ``<think>``)."""
 
     def truth_columns(self, row: Row) -> dict[str, Any]:
         """The columns of the TRL dataset the task's rewards read (besides ``prompt`` and ``image``)."""
@@ -103,3 +109,28 @@ class Task(Protocol):
 
     def threshold_note(self, start: float, final: float, rows: Sequence[Row]) -> str:
         """What the threshold's move means for this task (appended to the summary's threshold line)."""
+
+
+def before_after_lines(history: Sequence[tuple[int, Mapping[str, float]]],
+                       columns: Sequence[tuple[str, str, int, int]]) -> list[str]:
+    """A run summary's held-out table: the step-0 evaluation (before GRPO, when there is one) and the last.
+
+    ``columns``: ``(label, metric, width, decimals)`` per column.
+
+    Example:
+        >>> history = [(0, {"accuracy": 0.25, "n": 8}), (20, {"accuracy": 0.5, "n": 8})]
+        >>> print("\\n".join(before_after_lines(history, [("accuracy", "accuracy", 10, 3)])))
+          held-out (8 rows)    accuracy
+            before GRPO            0.250
+            after GRPO             0.500
+    """
+    if not history:
+        return []
+    after = history[-1][1]
+    before = history[0][1] if history[0][0] == 0 else None
+    lines = [f"  held-out ({int(after['n'])} rows)  " + "".join(f"{label:>{width}}" for label, _, width, _ in columns)]
+    for label, metrics in (("before GRPO", before), ("after GRPO", after)):
+        if metrics:
+            lines.append(f"    {label:<18}" + "".join(f"{metrics[key]:>{width}.{decimals}f}"
+                                                     for _, key, width, decimals in columns))
+    return lines

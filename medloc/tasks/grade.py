@@ -49,6 +49,15 @@ class GradeTask(QuestionTask):
         """The true grade's label."""
         return str(row_field(row, "grades")[int(row_field(row, "grade"))])
 
+    def rationale(self, row: Mapping[str, Any]) -> str:
+        """The true grade, in words.
+
+        Example:
+            >>> TASK.rationale({"grades": ["none", "mild"], "grade": 1})
+            'grade mild'
+        """
+        return f"grade {self.reference_value(row)}"
+
     def judge(self, answer: Any, row: Mapping[str, Any], index: int) -> tuple[bool, bool, float]:
         """Whether the answer names a grade, the right one, and how many grades off it is."""
         truth = gold_grade(row["grade"], row["grades"], index)

@@ -24,17 +24,18 @@ from typing import Any
 
 from grounding_data.frames import get_frame
 from medloc.evaluation import REPORTED_METRICS, EvaluationResult, score_answers
-from medloc.prompts import answer_text, build_prompt
+from medloc.prompts import answer_text, build_prompt, location_words
 from medloc.rewards import make_format_reward
-from medloc.tasks.base import AnswerSetup
+from medloc.tasks.base import AnswerSetup, before_after_lines
 
 REWARDS = ("binary", "soft-iou")
 """``binary``: 1[IoU >= tau], tau from the schedule; ``soft-iou``: the raw IoU (VLM-R1), the schedule only tracks."""
-RESULT_TABLE = (("A@0.5", "A@0.5", "A@0.5"), ("A@0.8", "A@0.8", "A@0.8"), ("pseudo-mAP", "pseudo_mAP", "pseudo-mAP"),
-                ("mIoU", "mIoU", "mIoU"), ("format-valid rate", "format_valid_rate", "valid"))
-"""The grounding result table: ``(label, metric, short label)`` rows, in ``medloc eval``'s order."""
-SUMMARY_COLUMNS = (("A@0.5", 7, 3), ("A@0.8", 8, 3), ("mIoU", 8, 3), ("pseudo_mAP", 12, 3), ("format_valid_rate", 7, 2))
-"""The summary's before/after columns: ``(metric, width, decimals)``."""
+RESULT_TABLE = (("A@0.5", "A@0.5"), ("A@0.8", "A@0.8"), ("pseudo-mAP", "pseudo_mAP"), ("mIoU", "mIoU"),
+                ("format-valid rate", "format_valid_rate"))
+"""The grounding result table: ``(label, metric)`` rows, in ``medloc eval``'s order."""
+SUMMARY_COLUMNS = (("A@0.5", "A@0.5", 7, 3), ("A@0.8", "A@0.8", 8, 3), ("mIoU", "mIoU", 8, 3),
+                   ("pseudo-mAP", "pseudo_mAP", 12, 3), ("valid", "format_valid_rate", 7, 2))
+"""The summary's before/after columns: ``(label, metric, width, decimals)``."""
 
 
 def _frame(setup: AnswerSetup) -> Any:
@@ -51,12 +52,13 @@ class GroundingTask:
     uses_frame = True
     uses_descriptions = False
     reward_kinds = REWARDS
+    valid_metric = "format_valid_rate"
 
-    def synthetic_rows(self, split: str, n: int, config: Any, seed: int) -> list[dict]:
+    def synthetic_rows(self, split: str, n: int, config: Any, seed: int, start: int = 0) -> list[dict]:
         """The synthetic lesion images with their phrases (:func:`grounding_data.synthetic.generate_split`)."""
         from grounding_data.synthetic import generate_split
 
-        return generate_split(split, n, config, seed=seed)
+        return generate_split(split, n, config, seed=seed, start=start)
 
     def prompt(self, row: Mapping[str, Any], setup: AnswerSetup) -> list[dict]:
         """:func:`medloc.prompts.build_prompt` in the run's layout and frame."""
@@ -66,6 +68,15 @@ class GroundingTask:
         """The row's boxes written in the run's frame and layout (:func:`medloc.prompts.answer_text`)."""
         return answer_text(row["boxes"], int(row["width"]), int(row["height"]), setup.reasoning, _frame(setup),
                            rationale)
+
+    def rationale(self, row: Mapping[str, Any]) -> str:
+        """The phrase and where its first box lies, in words.
+
+        Example:
+            >>> TASK.rationale({"phrase": "the polyp", "boxes": [[0, 0, 20, 20]], "width": 100, "height": 100})
+            'the polyp is upper left'
+        """
+        return f"{row['phrase']} is {location_words(row['boxes'][0], int(row['width']), int(row['height']))}"
 
     def truth_columns(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """``boxes`` (floats), ``width`` and ``height``."""
@@ -107,7 +118,7 @@ class GroundingTask:
 
     def result_lines(self, result: EvaluationResult) -> list[str]:
         """One line per metric (what ``medloc eval`` prints)."""
-        return [f"{label:<18} {result.metrics[key]:.4f}" for label, key, _ in RESULT_TABLE]
+        return [f"{label:<18} {result.metrics[key]:.4f}" for label, key in RESULT_TABLE]
 
     def summary_lines(self, history: Sequence[tuple[int, dict[str, float]]], last: Any) -> list[str]:
         """Held-out metrics before GRPO (the step-0 evaluation) and after it (the last one).
@@ -120,18 +131,7 @@ class GroundingTask:
                 before GRPO         0.500   0.250   0.400       0.300   1.00
                 after GRPO          0.500   0.250   0.400       0.300   1.00
         """
-        if not history:
-            return []
-        after = history[-1][1]
-        before = history[0][1] if history[0][0] == 0 else None
-        short = {key: label for _, key, label in RESULT_TABLE}
-        lines = [f"  held-out ({int(after['n'])} rows)  " + "".join(
-            f"{short[key]:>{width}}" for key, width, _ in SUMMARY_COLUMNS)]
-        for label, metrics in (("before GRPO", before), ("after GRPO", after)):
-            if metrics:
-                lines.append(f"    {label:<18}" + "".join(
-                    f"{metrics[key]:>{width}.{decimals}f}" for key, width, decimals in SUMMARY_COLUMNS))
-        return lines
+        return before_after_lines(history, SUMMARY_COLUMNS)
 
     def threshold_note(self, start: float, final: float, rows: Sequence[Mapping[str, Any]]) -> str:
         """Nothing: tau is the IoU threshold itself."""

@@ -31,10 +31,12 @@ import numpy as np
 
 from grounding_data.answer_format import answer_clause, layout_answer
 from medloc.priors import describe_classes
-from medloc.tasks.base import AnswerSetup
+from medloc.tasks.base import AnswerSetup, before_after_lines
 
 UNKNOWN = "unknown"
 """The group of a row whose ``modality`` or ``question_type`` is not given."""
+SUMMARY_LABELS = {"valid_rate": "valid"}
+"""Column labels of the summary's before/after table (a metric's own name otherwise)."""
 
 
 @dataclass
@@ -93,6 +95,7 @@ class QuestionTask:
     reward_kinds: tuple[str, ...] = ("binary",)
     """The task's own reward: 1/0 (the choice reward, or ``1[closeness >= tau]`` for grades)."""
     curriculum_name: str | None = None
+    valid_metric = "valid_rate"
 
     # what a question task says -----------------------------------------------------------
 
@@ -106,6 +109,10 @@ class QuestionTask:
 
     def judge(self, answer: Any, row: Mapping[str, Any], index: int) -> tuple[bool, bool, float]:
         """``(valid, correct, error)`` of one answer; ``error`` is the task's distance (0 where none)."""
+        raise NotImplementedError
+
+    def rationale(self, row: Mapping[str, Any]) -> str:
+        """A short reason for the reference answer (what a warm start writes in ``<think>``)."""
         raise NotImplementedError
 
     def extra_metrics(self, correct: np.ndarray, valid: np.ndarray, errors: np.ndarray) -> dict[str, float]:
@@ -179,17 +186,36 @@ class QuestionTask:
         return lines
 
     def summary_lines(self, history: Sequence[tuple[int, dict[str, float]]], last: QuestionResult | None) -> list[str]:
-        """The held-out part of the run summary: the last evaluation's table."""
-        if last is None:
-            return []
-        return [f"  held-out ({int(last.metrics['n'])} rows):", *(f"    {line}" for line in self.result_lines(last))]
+        """The held-out part of the run summary: the task's metrics before GRPO (the step-0 evaluation)
+        and after it (the last one), then the last evaluation per modality and question type.
+
+        Example:
+            >>> from medloc.tasks import get_task
+            >>> vqa = get_task("vqa")
+            >>> rows = [{"answer": "A", "options": ["yes", "no"], "question_type": "yes/no"}] * 2
+            >>> before = vqa.score(["junk", "A"], rows, AnswerSetup())
+            >>> after = vqa.score(["A", "A"], rows, AnswerSetup())
+            >>> print("\\n".join(vqa.summary_lines([(0, before.metrics), (50, after.metrics)], after)[:3]))
+              held-out (2 rows)    accuracy  valid
+                before GRPO            0.500   0.50
+                after GRPO             1.000   1.00
+        """
+        labels = {key: SUMMARY_LABELS.get(key, key) for key in self.heldout_metrics}
+        columns = [(labels[key], key, max(7, len(labels[key]) + 2), 2 if key == self.valid_metric else 3)
+                   for key in self.heldout_metrics]
+        lines = before_after_lines(history, columns)
+        if last is not None:
+            table = self.result_lines(last)
+            groups = table[:1] + table[2:]  # the overall line is the 'after GRPO' row above
+            lines += ["  after GRPO, by modality and question type:", *(f"    {line}" for line in groups)]
+        return lines
 
     def threshold_note(self, start: float, final: float, rows: Sequence[Mapping[str, Any]]) -> str:
         """Nothing to add to the threshold line (a subclass with a curriculum may say what tau means)."""
         return ""
 
-    def synthetic_rows(self, split: str, n: int, config: Any, seed: int) -> list[dict]:
+    def synthetic_rows(self, split: str, n: int, config: Any, seed: int, start: int = 0) -> list[dict]:
         """The built-in synthetic questions of this task (:func:`grounding_data.synthetic_questions.question_split`)."""
         from grounding_data.synthetic_questions import question_split
 
-        return question_split(self.name, split, n, config, seed=seed)
+        return question_split(self.name, split, n, config, seed=seed, start=start)

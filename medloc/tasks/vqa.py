@@ -43,6 +43,17 @@ class VqaTask(QuestionTask):
         """The right letter."""
         return str(row_field(row, "answer"))
 
+    def rationale(self, row: Mapping[str, Any]) -> str:
+        """The right option's text.
+
+        Example:
+            >>> TASK.rationale({"options": ["yes", "no"], "answer": "B"})
+            'no'
+        """
+        options = row_field(row, "options")
+        letter = parse_choice(str(row_field(row, "answer")), options)
+        return "" if letter is None else str(options[LETTERS.index(letter)])
+
     def judge(self, answer: Any, row: Mapping[str, Any], index: int) -> tuple[bool, bool, float]:
         """Whether the answer names an option, and the right one.
 

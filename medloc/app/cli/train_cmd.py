@@ -169,8 +169,8 @@ def _option(*names: str, help: str, shown: str | None = None, **kwargs: Any) -> 
 @_option("--vision-lr-scale", type=float, shown="0 for the built-in model, 1 otherwise",
          help="vision tower learning rate as a multiple of --learning-rate; 0 freezes it")
 @_option("--warm-start/--no-warm-start", "warm_start", help="supervised warm start of the built-in model (cached)")
-@_option("--warm-start-steps", type=int, shown="the preset's recipe (medloc.builtin.warmstart.PRESET_RECIPES)",
-         help="warm-start supervised steps")
+@_option("--warm-start-steps", type=int, shown="the preset's recipe (medloc.builtin.warmstart.PRESET_RECIPES; "
+         "vqa, grade: TASK_RECIPES)", help="warm-start supervised steps (vqa, grade: of each stage)")
 @_option("--warm-start-margin", type=float, shown="the preset's: 0.15, standard 0.25, large 0.3; 0 = exact boxes",
          help="warm-start boxes this much looser than the truth, per side, as a fraction of the box size (a "
               "convention gap for GRPO to close)")

@@ -269,7 +269,7 @@ def test_runs_started_together_build_one_warm_start(tmp_path, monkeypatch):
 
     builds = []
 
-    def slow_train(config, seed, lr, progress=True, rows=None):
+    def slow_train(config, seed, lr, progress=True, rows=None, init=None):
         builds.append(seed)
         clock.sleep(0.5)  # the second run arrives while this one builds
         return build_tiny_vlm(seed=seed)

@@ -501,9 +501,10 @@ def main() -> None:
         with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
             # warm starts first (one per seed and regime), then the runs: a run whose warm start is still
             # being built by another worker waits for it (the cache's file lock), so no worker idles
-            pairs = sorted({(seed, regime) for _, seed, regime in todo})
-            for seed, regime in pairs:
-                pool.submit(warm_up, seed, regimes[regime], args)
+            # (a dataset regime's warm start trains on the run's own training rows: its first run builds it)
+            pairs = sorted({(seed, regime) for _, seed, regime in todo
+                            if regimes[regime].get("data", "synthetic") == "synthetic"})
+            warm_ups = [pool.submit(warm_up, seed, regimes[regime], args) for seed, regime in pairs]
             futures = {pool.submit(run_one, name, arms[name], seed, regime, regimes[regime], args): (name, seed, regime)
                        for name, seed, regime in todo}
             for count, future in enumerate(as_completed(futures), 1):
@@ -514,6 +515,8 @@ def main() -> None:
                 print(f"[{count}/{len(todo)} {time.time() - started:.0f}s] {result['regime']} {result['arm']} "
                       f"seed {result['seed']}: mIoU {result['start']['mIoU']:.3f} -> {result['heldout']['mIoU']:.3f}, "
                       f"final tau {result['final_threshold']:.2f}, {result['seconds']:.0f}s", flush=True)
+            for future in warm_ups:
+                future.result()  # a failed warm start raises here (its runs failed above, with the same error)
     selected = [r for r in results if r["seed"] in args.seeds]
     table = report(selected, list(arms))
     (results_dir / f"{args.name}_summary.json").write_text(json.dumps(

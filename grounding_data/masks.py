@@ -63,7 +63,7 @@ def connected_components(mask: torch.Tensor) -> tuple[torch.Tensor, int]:
                 [1, 0, 0],
                 [0, 0, 3]]), 3)
     """
-    m = mask.detach().cpu().numpy().astype(np.int8)
+    m = (mask.detach().cpu().numpy() != 0).astype(np.int8)
     h, w = m.shape
     edges = np.diff(np.pad(m, ((0, 0), (1, 1))), axis=1)  # +1 where a run starts, -1 one past its end
     rows, starts = np.nonzero(edges == 1)

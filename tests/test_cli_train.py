@@ -145,30 +145,36 @@ def test_train_reads_a_real_dataset_format_or_its_unified_jsonl(tmp_path, via):
 
 
 def test_the_built_in_model_warm_starts_on_the_datasets_training_rows(tmp_path):
-    from tests import data_fixtures
+    from grounding_data.synthetic import generate_split
     from medloc.app.model_setup import warm_start_config
     from medloc.app.run_data import load_data
     from medloc.app.settings import TrainSettings
     from medloc.tasks import get_task
 
-    root = data_fixtures.tn3k(tmp_path / "TN3K")
-    rows = tmp_path / "tn3k.jsonl"
-    converted = CliRunner().invoke(main, ["data", "convert", "--format", "tn3k", "--root", str(root),
-                                          "--split", "trainval", "--out", str(rows)])
-    assert converted.exit_code == 0, converted.output
-    result = CliRunner().invoke(
-        main,
-        ["train", "--data", str(rows), "--warm-start-steps", "1", "--cache-dir", str(tmp_path / "cache"),
-         "--max-steps", "1", "--prompts-per-step", "1", "--num-generations", "2", "--heldout-rows", "1",
-         "--eval-every", "0", "--max-completion-length", "4", "--output-dir", str(tmp_path / "run")],
-    )
+    rows = tmp_path / "rows.jsonl"
+    with rows.open("w") as file:
+        for row in generate_split("train", 8, seed=5):
+            row["image"].save(tmp_path / f"{row['id']}.png")
+            row.pop("attribute")  # the unified jsonl's columns only
+            file.write(json.dumps({**row, "image": str(tmp_path / f"{row['id']}.png")}) + "\n")
+    command = ["train", "--data", str(rows), "--warm-start-steps", "1", "--cache-dir", str(tmp_path / "cache"),
+               "--max-steps", "1", "--prompts-per-step", "1", "--num-generations", "2", "--eval-every", "0",
+               "--max-completion-length", "4"]
+    result = CliRunner().invoke(main, [*command, "--heldout-rows", "2", "--output-dir", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output + repr(result.exception)
-    assert "Warm start of the built-in model on 1 of your rows" in result.output
-    settings = TrainSettings(data=str(rows), heldout_rows=1, warm_start_steps=1)
+    assert "Warm start of the built-in model on 4 of your rows" in result.output  # 6 training rows, 2 probe them
+    settings = TrainSettings(data=str(rows), heldout_rows=2, warm_start_steps=1)
     train, heldout = load_data(settings, get_task("grounding"))[:2]
-    assert {r["id"] for r in train}.isdisjoint(r["id"] for r in heldout)
+    assert len(train) == 6 and {r["id"] for r in train}.isdisjoint(r["id"] for r in heldout)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert Path(summary["warm_start"]["folder"]).name == warm_start_config(settings, train).key(0)
+    assert summary["warm_start"]["rows"] == 6
+    assert "warm-started (supervised) on 6 of the dataset's training rows" in (tmp_path / "run" / "README.md").read_text()
+
+    refused = CliRunner().invoke(main, [*command, "--heldout-rows", "2", "--train-rows", "3",
+                                        "--output-dir", str(tmp_path / "few")])
+    assert refused.exit_code != 0
+    assert "--data: " in refused.output and "needs at least 4, got 3" in refused.output
 
 
 def test_train_reports_a_bad_dataset_row_before_any_model_is_built(tmp_path, monkeypatch):

@@ -285,3 +285,21 @@ def test_runs_started_together_build_one_warm_start(tmp_path, monkeypatch):
     for run in runs:
         run.join()
     assert builds == [0] and paths[0] == paths[1] == tmp_path / config.key(0)
+
+
+def test_rows_fingerprint_of_images_in_memory_is_their_pixels():
+    from PIL import Image
+
+    row = {"id": "a", "phrase": "the polyp", "boxes": [[1, 2, 3, 4]], "width": 8, "height": 8}
+    first, again = ({**row, "image": Image.new("RGB", (8, 8), "red")} for _ in range(2))
+    assert ws.rows_fingerprint([first]) == ws.rows_fingerprint([again])  # two objects, same pixels
+    assert ws.rows_fingerprint([first]) != ws.rows_fingerprint([{**row, "image": Image.new("RGB", (8, 8), "blue")}])
+
+
+@pytest.mark.parametrize("count", [0, 3])
+def test_too_few_rows_for_a_warm_start_are_refused(tmp_path, count):
+    rows = _row_files(tmp_path, count) if count else []
+    config = WarmStartConfig(max_steps=1, rows_fingerprint=ws.rows_fingerprint(rows))
+    with pytest.raises(ValueError, match=f"warm_start: {count} training row\\(s\\); a warm start on rows needs at "
+                                         "least 4"):
+        warm_start(tmp_path / "cache", config, seed=0, progress=False, rows=rows)

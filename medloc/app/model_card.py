@@ -66,7 +66,9 @@ def _base_model(settings: dict[str, Any], warm_start: dict[str, Any] | None) -> 
         return f"`{model}`"
     text = f"`{model}`, the built-in tiny Qwen2-VL-architecture model built locally by medloc"
     if warm_start and "mIoU" in warm_start:
-        text += (f", warm-started (supervised) on synthetic lesion images (its probe on the warm start's own held-out "
+        data = (f"{warm_start['rows']} of the dataset's training rows" if "rows" in warm_start
+                else "synthetic lesion images")
+        text += (f", warm-started (supervised) on {data} (its probe on the warm start's own held-out "
                  f"rows: mIoU {warm_start['mIoU']:.3f}, A@0.5 {warm_start['A@0.5']:.3f}"
                  + ("; the warm start STALLED)" if warm_start.get("stalled") else ")"))
     elif warm_start:

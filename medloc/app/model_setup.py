@@ -27,6 +27,7 @@ from medloc.builtin import is_builtin_model
 from medloc.builtin.tiny_model import build_tiny_vlm
 from medloc.builtin.warmstart import (
     METRICS_FILE,
+    MIN_ROWS,
     PRESET_RECIPES,
     TASK_RECIPES,
     WarmStartConfig,
@@ -112,6 +113,10 @@ def prepare_model(settings: TrainSettings, progress: bool,
             processor.save_pretrained(path)
         PartialState().wait_for_everyone()
         return str(path), None
+    if rows is not None and len(rows) < MIN_ROWS:
+        raise SettingsError("--data", f"{settings.data}: the built-in model's warm start trains on the training rows "
+                            f"and needs at least {MIN_ROWS}, got {len(rows)} (give more rows, --no-warm-start, "
+                            "or a --model)")
     started = time.time()
     cache, config = settings.warm_start_cache() / "warmstart", warm_start_config(settings, rows)
     built = not (cache / config.key(settings.seed) / METRICS_FILE).is_file()
@@ -122,8 +127,9 @@ def prepare_model(settings: TrainSettings, progress: bool,
     metrics = json.loads((Path(path) / METRICS_FILE).read_text())
     keys = ("mIoU", "A@0.5", "A@0.8", "format_valid_rate", "constant_box_mIoU", "accuracy", "valid_rate", "within_1",
             "mae", "stalled")
-    return str(path), {"task": config.task, **{key: metrics[key] for key in keys if key in metrics}, "built": built,
-                       "seconds": round(time.time() - started, 1), "folder": str(path)}
+    trained_on = {} if rows is None else {"rows": len(rows)}
+    return str(path), {"task": config.task, **trained_on, **{key: metrics[key] for key in keys if key in metrics},
+                       "built": built, "seconds": round(time.time() - started, 1), "folder": str(path)}
 
 
 def vision_lr_scale(settings: TrainSettings) -> float:

@@ -127,7 +127,7 @@ evaluations 6s of it), loading data and model, saving 11s'
             lines.append(
                 f"  WARNING: the warm start stalled (held-out mIoU {warm['mIoU']:.3f}, average-box baseline "
                 f"{warm.get('constant_box_mIoU', float('nan')):.3f}): the model did not learn to localise "
-                "before GRPO; see README, 'The built-in default'."
+                "before GRPO; see docs/testbed.md, 'The warm start'."
             )
         elif warm.get("stalled"):
             lines.append(

@@ -50,11 +50,10 @@ import torch
 from filelock import FileLock
 from torchvision.ops import clip_boxes_to_image
 
-from grounding_data.dicom import open_image
 from grounding_data.frames import get_frame
 from grounding_data.synthetic import SyntheticConfig, difficulty, generate_split, iter_rows
 from medloc.boxes import paired_box_iou
-from medloc.evaluation import generate_answers, score_answers
+from medloc.evaluation import generate_answers, row_image, score_answers
 from medloc.builtin.tiny_model import build_tiny_vlm
 from medloc.tasks import AnswerSetup, Task, get_task
 from medloc.vision_optimizer import vision_scaled_optimizer
@@ -63,6 +62,10 @@ CACHE_FORMAT = 3
 """Bump when the warm-start recipe changes in a way the config hash cannot see."""
 TRAIN_START = 1_000_000
 """Warm-start rows come from the synthetic train stream from this index on (GRPO uses 0..)."""
+MIN_PROBE_ROWS = 2
+"""A warm start on rows is probed on at least this many of them (one row has no spread to measure)."""
+MIN_ROWS = 2 * MIN_PROBE_ROWS
+"""The fewest rows a warm start on rows accepts: the probe rows and as many to train on."""
 ROW_IMAGE_SIDE = 224
 """A user's images are shrunk to at most this many pixels a side once, in memory, for the warm start
 (the built-in model sees about 112 x 112 pixels; boxes stay in the row's own pixels)."""
@@ -222,9 +225,15 @@ def rows_fingerprint(rows: Sequence[Mapping]) -> str:
         >>> rows_fingerprint([row]) == rows_fingerprint([dict(row, boxes=[[1, 2, 3, 5]])])
         False
     """
-    keys = ("id", "image", "phrase", "boxes", "width", "height")
-    blob = json.dumps([[str(row.get(key)) for key in keys] for row in rows])
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    digest = hashlib.sha256()
+    for row in rows:
+        image = row.get("image")
+        if hasattr(image, "tobytes"):  # an image in memory: its pixels, not its address
+            digest.update(f"{image.mode}{image.size}".encode() + image.tobytes())
+            image = None
+        digest.update(json.dumps([str(value) for value in (row.get("id"), image, row.get("phrase"), row.get("boxes"),
+                                                           row.get("width"), row.get("height"))]).encode())
+    return digest.hexdigest()[:16]
 
 
 def in_memory_rows(rows: Sequence[Mapping], side: int = ROW_IMAGE_SIDE) -> list[dict]:
@@ -240,8 +249,7 @@ def in_memory_rows(rows: Sequence[Mapping], side: int = ROW_IMAGE_SIDE) -> list[
     """
     loaded = []
     for row in rows:
-        image = row["image"] if hasattr(row["image"], "convert") else open_image(row["image"])
-        image = image.convert("RGB")
+        image = row_image(row)
         image.thumbnail((side, side))
         loaded.append({**row, "image": image})
     return loaded
@@ -509,6 +517,9 @@ def warm_start(cache_dir: str | Path, config: WarmStartConfig | None = None, see
     See the module's example.
     """
     config = config or WarmStartConfig()
+    if rows is not None and len(rows) < MIN_ROWS:
+        raise ValueError(f"warm_start: {len(rows)} training row(s); a warm start on rows needs at least {MIN_ROWS} "
+                         f"({MIN_PROBE_ROWS} to probe it on, the rest to train on)")
     expected = None if rows is None else rows_fingerprint(rows)
     if config.rows_fingerprint != expected:
         raise ValueError("warm_start: config.rows_fingerprint must be rows_fingerprint(rows) when rows are given, "
@@ -530,10 +541,10 @@ def _build(target: Path, config: WarmStartConfig, seed: int, progress: bool, kee
            rows: Sequence[Mapping] | None) -> Path:
     """Train, probe and save the warm start of :func:`warm_start` (attempts, stall rule) into ``target``."""
     init = None if config.base is None else warm_start(target.parent, config.base, seed, progress, keep_stalled)
-    if rows:
+    if rows is not None:
         rows = in_memory_rows(rows)
-        count = max(1, min(config.probe_size, len(rows) // 4))
-        rows, probe_rows = (rows[:-count] or rows), rows[-count:]
+        count = max(MIN_PROBE_ROWS, min(config.probe_size, len(rows) // 4))
+        rows, probe_rows = rows[:-count], rows[-count:]
     else:
         probe_rows = get_task(config.task).synthetic_rows("heldout", config.probe_size, config.synthetic, seed)
     attempts = []

@@ -317,7 +317,9 @@ def mean_std(values: Sequence[float]) -> str:
 def arm_cells(group: list[dict[str, Any]], rows: list[dict[str, Any]], best: str | None) -> dict[str, Any]:
     """One arm's table cells in one regime (``rows``: every run of the regime; ``best``: its best fixed arm)."""
     cells: dict[str, Any] = {m: mean_std([r["heldout"][m] for r in group]) for m in METRICS}
-    cells["dmIoU"] = mean_std([r["heldout"]["mIoU"] - r["start"]["mIoU"] for r in group])
+    for metric in PAIRED_METRICS:  # what GRPO did: the change since the warm start, with its 95% interval
+        changes = [r["heldout"][metric] - r["start"][metric] for r in group]
+        cells[f"change_{metric}"] = format_paired(paired_summary(changes)) if len(changes) > 1 else mean_std(changes)
     for label, reference in (("vs_reference", REFERENCE_ARM), ("vs_best_fixed", best)):
         references = [r for r in rows if r["arm"] == reference]
         for metric in PAIRED_METRICS:
@@ -382,12 +384,15 @@ def markdown(table: dict[str, Any]) -> str:
                   "Warm-started model on the held-out rows (each seed once): "
                   + ", ".join(f"{m} {pm(value)}" for m, value in entry["warm_start"].items())
                   + f". Best fixed threshold (by mean final mIoU): {best}.", "",
-                  "| arm | seeds | A@0.5 | A@0.8 | pseudo-mAP | mIoU | mIoU change | zero-variance groups, first steps | "
+                  "| arm | seeds | A@0.5 | A@0.8 | pseudo-mAP | mIoU | "
+                  + " | ".join(f"{metric} change since the warm start" for metric in PAIRED_METRICS)
+                  + " | zero-variance groups, first steps | "
                   + " | ".join(f"tau {level:g} at step" for level in TAU_LEVELS) + " |",
-                  "|---" * (8 + len(TAU_LEVELS)) + "|"]
+                  "|---" * (7 + len(PAIRED_METRICS) + len(TAU_LEVELS)) + "|"]
         for arm, cells in arms.items():
             lines.append(f"| {arm} | {cells['n']} | " + " | ".join(pm(cells[m]) for m in METRICS)
-                         + f" | {pm(cells['dmIoU'])} | {pm(cells['early_zero_variance_share'])} | "
+                         + "".join(f" | {pm(cells['change_' + metric])}" for metric in PAIRED_METRICS)
+                         + f" | {pm(cells['early_zero_variance_share'])} | "
                          + " | ".join(cells["tau_reached"].values()) + " |")
         lines += ["", f"Paired differences against {REFERENCE_ARM} and against the best fixed threshold ({best}):", "",
                   f"| arm | mIoU vs {REFERENCE_ARM} | mIoU vs {best} | A@0.8 vs {REFERENCE_ARM} | A@0.8 vs {best} |",

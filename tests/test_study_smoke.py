@@ -103,7 +103,7 @@ def test_the_adaptive_arms_pass_every_option_so_builtin_defaults_cannot_change_t
 
 def test_condition_table_marks_a_condition_that_is_off():
     study = load_study_script()
-    cells = {"n": 1, **{m: "0.500+-0.000" for m in study.METRICS}, "dmIoU": "0.1+-0",
+    cells = {"n": 1, **{m: "0.500+-0.000" for m in study.METRICS}, "change_mIoU": "0.1+-0", "change_A@0.8": "0+-0",
              "early_zero_variance_share": "0.2+-0", "tau_reached": {},
              **{f"{label}_{metric}": None for label in ("vs_reference", "vs_best_fixed") for metric in ("mIoU", "A@0.8")}}
     table = {"easy": {"best_fixed": "fixed-0.5", "warm_start": {"mIoU": "0.4+-0.0"}, "arms": {
@@ -126,3 +126,15 @@ def test_a_record_of_an_arm_with_other_settings_is_not_resumed():
     assert not study.belongs(old_default, arms, regimes)
     assert not study.belongs({**current, "regime_settings": {"difficulty": "standard"}}, arms, regimes)
     assert study.belongs({"arm": "adaptive", "difficulty": "easy"}, arms, regimes)  # written before settings were kept
+
+
+def test_the_change_since_the_warm_start_comes_with_its_interval():
+    study = load_study_script()
+
+    def run(seed, start, end):
+        return {"arm": "soft-iou", "seed": seed, "start": {m: start for m in study.METRICS},
+                "heldout": {m: end for m in study.METRICS}, "early_zero_variance_share": 0.1, "tau_level_steps": {}}
+
+    group = [run(0, 0.2, 0.25), run(1, 0.3, 0.37), run(2, 0.1, 0.16)]
+    cells = study.arm_cells(group, group, None)
+    assert cells["change_mIoU"] == "+0.060 [+0.035, +0.085] 3/3+"

@@ -21,6 +21,7 @@ from PIL import Image, UnidentifiedImageError
 from torchvision.ops import masks_to_boxes
 
 from grounding_data.errors import DataError
+from grounding_data.union_find import union_find_roots
 
 COMPONENT_MODES = ("each", "enclose")
 
@@ -68,27 +69,21 @@ def connected_components(mask: torch.Tensor) -> tuple[torch.Tensor, int]:
     edges = np.diff(np.pad(m, ((0, 0), (1, 1))), axis=1)  # +1 where a run starts, -1 one past its end
     rows, starts = np.nonzero(edges == 1)
     ends = np.nonzero(edges == -1)[1]
-    parent = list(range(len(starts)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    links = []
     first = np.searchsorted(rows, np.arange(h + 1)).tolist()
     s, e = starts.tolist(), ends.tolist()
     for r in range(1, h):
         i, j = first[r - 1], first[r]
         while i < first[r] and j < first[r + 1]:
             if s[i] <= e[j] and s[j] <= e[i]:  # [s, e) runs of adjacent rows touch, diagonally too
-                parent[find(i)] = find(j)
+                links.append((i, j))
             if e[i] < e[j]:
                 i += 1
             else:
                 j += 1
     dense: dict[int, int] = {}
-    run_labels = np.array([dense.setdefault(find(i), len(dense) + 1) for i in range(len(s))], dtype=np.int64)
+    run_labels = np.array([dense.setdefault(root, len(dense) + 1) for root in union_find_roots(len(s), links)],
+                          dtype=np.int64)
     painted = np.zeros((h, w + 1), np.int64)
     painted[rows, starts] = run_labels
     painted[rows, ends] -= run_labels

@@ -30,6 +30,7 @@ from grounding_data.formats._context import ReadContext
 from grounding_data.formats._csv import read_csv
 from grounding_data.formats._groups import BoxGroup, group_row
 from grounding_data.rows import GroundingRow
+from grounding_data.union_find import union_find_roots
 
 SPLITS = ("train", "test")
 COORDS = ["x_min", "y_min", "x_max", "y_max"]
@@ -103,19 +104,9 @@ def merge_readers(boxes: list[list[float]], readers: list[str], iou: float) -> l
     t = torch.tensor(boxes, dtype=torch.float64)
     same_reader = torch.tensor([[a == b for b in readers] for a in readers])
     linked = (box_iou(t, t) >= iou) & ~same_reader
-    parent = list(range(len(boxes)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, j in linked.nonzero().tolist():
-        parent[find(i)] = find(j)
     clusters: dict[int, list[int]] = {}
-    for i in range(len(boxes)):
-        clusters.setdefault(find(i), []).append(i)
+    for i, root in enumerate(union_find_roots(len(boxes), linked.nonzero().tolist())):
+        clusters.setdefault(root, []).append(i)
     return [t[members].mean(0).tolist() for members in sorted(clusters.values())]
 
 

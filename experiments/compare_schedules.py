@@ -25,6 +25,13 @@ Usage::
     python experiments/compare_schedules.py --arms fixed-0.5 adaptive --seeds 0 --max-steps 20   # a smoke run
     python experiments/compare_schedules.py --report        # tables and figure from the results file only
 
+A grade study (the size-grade task; tau is the closeness of the answer's grade to the truth)::
+
+    python experiments/compare_schedules.py --regimes grade --max-steps 200 --name grade_study \
+        --arms fixed-0.3 fixed-0.5 fixed-0.8 linear fuzzy adaptive adaptive-described
+    python experiments/compare_schedules.py --regimes vqa vqa-before vqa-after --arms fixed-0.5 --max-steps 200 \
+        --name vqa_study      # Med-R1's layouts: GRPO from each layout's own warm start
+
 Arms (``--arms``): the names in ``ARMS`` or ``NAME=SCHEDULE[:KEY=VALUE,...]`` (e.g.
 ``adaptive-w10=adaptive:window=10``); ``soft-iou`` trains on the raw IoU (VLM-R1's reward).
 The adaptive arms pass every option explicitly, so the built-in model's own schedule defaults
@@ -55,6 +62,8 @@ from schedulers.adaptive import DEFAULT_OPTIONS, PRESETS  # noqa: E402
 from study_statistics import format_paired, paired_summary  # noqa: E402
 
 RESULTS_DIR = Path(__file__).parent / "results"
+CONFIGS_DIR = Path("experiments") / "configs"
+"""Files the arms read, relative to the repository root (the study runs from there)."""
 ARMS: dict[str, dict[str, Any]] = {
     "fixed-0.3": {"schedule": "fixed", "schedule_options": {"threshold": 0.3}},
     "fixed-0.5": {"schedule": "fixed", "schedule_options": {"threshold": 0.5}},
@@ -63,6 +72,9 @@ ARMS: dict[str, dict[str, Any]] = {
     "linear": {"schedule": "linear"},
     "progress": {"schedule": "progress"},
     "soft-iou": {"schedule": "fixed", "schedule_options": {"threshold": 0.5}, "reward": "soft-iou"},
+    "fuzzy": {"schedule": "fixed", "schedule_options": {"threshold": 0.5}, "reward": "fuzzy"},
+    "adaptive-described": {"schedule": "adaptive", "schedule_options": dict(DEFAULT_OPTIONS),
+                           "class_descriptions": str(CONFIGS_DIR / "size_grade_descriptions.yaml")},
     "adaptive-paper": {"schedule": "adaptive", "schedule_options": dict(PRESETS["paper"])},
     "adaptive": {"schedule": "adaptive", "schedule_options": dict(DEFAULT_OPTIONS)},
     "informative": {"schedule": "informative"},
@@ -70,21 +82,38 @@ ARMS: dict[str, dict[str, Any]] = {
     "cosine": {"schedule": "cosine"},
     "adaptive-port": {"schedule": "adaptive", "schedule_options": dict(PRESETS["port"])},
 }
-"""The arms: name -> TrainSettings fields (``adaptive``: the schedule's defaults; ``adaptive-paper``: the paper's rule)."""
+"""The arms: name -> TrainSettings fields (``adaptive``: the schedule's defaults; ``adaptive-paper``: the paper's rule;
+``soft-iou`` for grounding and ``fuzzy`` for grades reward the raw score, the schedule only tracking)."""
 STUDY_ARMS = ("fixed-0.3", "fixed-0.5", "fixed-0.6", "fixed-0.8", "linear", "progress", "soft-iou",
               "adaptive-paper", "adaptive", "informative")
+GRADE_ARMS = ("fixed-0.3", "fixed-0.5", "fixed-0.8", "linear", "fuzzy", "adaptive", "adaptive-described")
+"""A grade study's arms (``--arms``): fixed tolerances of 2, 1 and 0 grades (0.8: the exact grade only), the time
+ramp, VRFT-Aug's fuzzy reward, and the adaptive curriculum without and with the grades' descriptions in the
+prompt (VRFT-Aug's prior knowledge; the warm start learns the same prompts)."""
 """The arms a study runs unless ``--arms`` is given."""
 REGIMES: dict[str, dict[str, Any]] = {
     "easy": {"difficulty": "easy"},
     "standard": {"difficulty": "standard", "learning_rate": 3e-4},
     "large": {"difficulty": "large"},
     "distractors": {"difficulty": "distractors"},
+    "grade": {"task": "grade"},
+    "vqa": {"task": "vqa"},
+    "vqa-before": {"task": "vqa", "reasoning": "before"},
+    "vqa-after": {"task": "vqa", "reasoning": "after"},
 }
 """Built-in regimes: name -> TrainSettings fields (the presets of ``medloc train --difficulty``;
-``standard`` at learning rate 3e-4, where soft-IoU GRPO gained most in experiments/results/regimes.md)."""
+``standard`` at learning rate 3e-4, where soft-IoU GRPO gained most in experiments/results/regimes.md;
+``grade``: the size-grade task on ``easy`` images, where tau is the closeness ``1 - |error| / 3`` of 4 grades:
+0.3 allows two grades off, 0.5 and 0.6 one, 0.8 none; ``vqa`` in Med-R1's three layouts: no think, think before
+the answer, think after it; its choice reward has no threshold, so one arm says what GRPO does)."""
 TAU_LEVELS = (0.45, 0.6, 0.7, 0.8)
-METRICS = ("A@0.5", "A@0.8", "pseudo_mAP", "mIoU")
-PAIRED_METRICS = ("mIoU", "A@0.8")
+TASK_METRICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "grounding": (("A@0.5", "A@0.8", "pseudo_mAP", "mIoU"), ("mIoU", "A@0.8")),
+    "grade": (("accuracy", "within_1", "mae", "valid_rate"), ("accuracy", "mae")),
+    "vqa": (("accuracy", "valid_rate"), ("accuracy",)),
+}
+"""Per task: the held-out metrics a table shows, and those compared seed by seed (the first ranks the fixed
+arms: the best fixed threshold is the one with the highest mean of it). ``mae``: lower is better."""
 REFERENCE_ARM = "fixed-0.5"
 """Plain GRPO at the usual threshold: what every other arm is compared to, seed by seed."""
 FIXED_PREFIX = "fixed-"
@@ -137,6 +166,21 @@ def settings_for(arm: dict[str, Any], seed: int, regime: dict[str, Any], args: a
         **fields, output_dir=str(work_dir), max_steps=args.max_steps, seed=seed,
         heldout_rows=args.heldout_rows, eval_every=args.eval_every, cache_dir=args.cache_dir, grpo=grpo,
     ).validate()
+
+
+def task_of(record: dict[str, Any]) -> str:
+    """The task a result record's regime trains (``grounding`` unless the regime names one)."""
+    return record.get("regime_settings", {}).get("task", "grounding")
+
+
+def study_metrics(rows: list[dict[str, Any]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The table's metrics and the paired ones (see :data:`TASK_METRICS`) of one regime's records.
+
+    Example:
+        >>> study_metrics([{"regime_settings": {"task": "grade"}}])[1]
+        ('accuracy', 'mae')
+    """
+    return TASK_METRICS[task_of(rows[0])]
 
 
 def tau_level_steps(trajectory: Sequence[Sequence[float]], levels: Iterable[float] = TAU_LEVELS) -> dict[str, int | None]:
@@ -214,7 +258,7 @@ def run_one(name: str, arm: dict[str, Any], seed: int, regime: str, regime_field
         "steps": summary.steps,
         "heldout": summary.heldout, "start": summary.heldout_history[0][1], "heldout_history": summary.heldout_history,
         "threshold_trajectory": summary.threshold_trajectory, "raises": summary.raises,
-        "tau_level_steps": {} if arm.get("reward") == "soft-iou" else tau_level_steps(summary.threshold_trajectory),
+        "tau_level_steps": {} if arm.get("reward", "binary") != "binary" else tau_level_steps(summary.threshold_trajectory),
         "final_threshold": summary.final_threshold,
         "early_zero_variance_share": early_zero_variance(records, args.early),
         "condition_shares": condition_shares(records), "condition_binding": condition_binding(records),
@@ -274,8 +318,8 @@ def paired_differences(group: list[dict[str, Any]], reference: list[dict[str, An
     return paired_summary([r["heldout"][metric] - by_seed[r["seed"]] for r in group if r["seed"] in by_seed])
 
 
-def best_fixed_arm(rows: list[dict[str, Any]]) -> str | None:
-    """The fixed-threshold arm with the highest mean final mIoU among ``rows`` (None without one).
+def best_fixed_arm(rows: list[dict[str, Any]], metric: str = "mIoU") -> str | None:
+    """The fixed-threshold arm with the highest mean final ``metric`` among ``rows`` (None without one).
 
     Example:
         >>> run = lambda arm, miou: {"arm": arm, "heldout": {"mIoU": miou}}
@@ -285,10 +329,10 @@ def best_fixed_arm(rows: list[dict[str, Any]]) -> str | None:
     fixed = sorted({r["arm"] for r in rows if r["arm"].startswith(FIXED_PREFIX)})
     if not fixed:
         return None
-    return max(fixed, key=lambda arm: statistics.fmean(r["heldout"]["mIoU"] for r in rows if r["arm"] == arm))
+    return max(fixed, key=lambda arm: statistics.fmean(r["heldout"][metric] for r in rows if r["arm"] == arm))
 
 
-def warm_start_spread(rows: list[dict[str, Any]]) -> dict[str, str]:
+def warm_start_spread(rows: list[dict[str, Any]], metrics: Sequence[str] = ("A@0.5", "A@0.8", "mIoU")) -> dict[str, str]:
     """Mean ± std over seeds of the warm-started model's held-out metrics, each seed counted once.
 
     Example:
@@ -297,7 +341,7 @@ def warm_start_spread(rows: list[dict[str, Any]]) -> dict[str, str]:
         '0.500+-0.141'
     """
     starts = {r["seed"]: r["start"] for r in rows}
-    return {m: mean_std([start[m] for start in starts.values()]) for m in ("A@0.5", "A@0.8", "mIoU")}
+    return {m: mean_std([start[m] for start in starts.values()]) for m in metrics}
 
 
 def mean_std(values: Sequence[float]) -> str:
@@ -316,13 +360,14 @@ def mean_std(values: Sequence[float]) -> str:
 
 def arm_cells(group: list[dict[str, Any]], rows: list[dict[str, Any]], best: str | None) -> dict[str, Any]:
     """One arm's table cells in one regime (``rows``: every run of the regime; ``best``: its best fixed arm)."""
-    cells: dict[str, Any] = {m: mean_std([r["heldout"][m] for r in group]) for m in METRICS}
-    for metric in PAIRED_METRICS:  # what GRPO did: the change since the warm start, with its 95% interval
+    shown, paired = study_metrics(rows)
+    cells: dict[str, Any] = {m: mean_std([r["heldout"][m] for r in group]) for m in shown}
+    for metric in paired:  # what GRPO did: the change since the warm start, with its 95% interval
         changes = [r["heldout"][metric] - r["start"][metric] for r in group]
         cells[f"change_{metric}"] = format_paired(paired_summary(changes)) if len(changes) > 1 else mean_std(changes)
     for label, reference in (("vs_reference", REFERENCE_ARM), ("vs_best_fixed", best)):
         references = [r for r in rows if r["arm"] == reference]
-        for metric in PAIRED_METRICS:
+        for metric in paired:
             if reference is None or not references or group[0]["arm"] == reference:
                 cells[f"{label}_{metric}"] = None
             else:
@@ -351,25 +396,33 @@ def report(results: list[dict[str, Any]], arm_order: Sequence[str]) -> dict[str,
     table: dict[str, Any] = {}
     for regime in sorted({regime_of(r) for r in results}):
         rows = [r for r in results if regime_of(r) == regime]
-        best = best_fixed_arm(rows)
-        start = warm_start_spread(rows)
+        shown, paired = study_metrics(rows)
+        primary = paired[0]
+        best = best_fixed_arm(rows, primary)
+        start = warm_start_spread(rows, shown)
         print(f"\n## regime {regime!r}: {len({r['seed'] for r in rows})} seed(s), {max(r['steps'] for r in rows)} GRPO "
               f"steps; best fixed threshold {best}; warm start (each seed once): "
               + "  ".join(f"{m} {value}" for m, value in start.items()))
-        print(f"{'arm':<15}{'n':>2} {'A@0.5':>12} {'A@0.8':>12} {'mIoU':>12}  {'mIoU vs ' + REFERENCE_ARM:>31}  "
-              f"{'mIoU vs best fixed':>31} {'zero-var':>13}  tau at step " + "/".join(f"{t:g}" for t in TAU_LEVELS))
-        table[regime] = {"best_fixed": best, "warm_start": start, "arms": {}}
+        print(f"{'arm':<15}{'n':>2} " + " ".join(f"{m:>12}" for m in shown)
+              + f"  {primary + ' vs ' + REFERENCE_ARM:>31}  {primary + ' vs best fixed':>31} {'zero-var':>13}  "
+              "tau at step " + "/".join(f"{t:g}" for t in TAU_LEVELS))
+        table[regime] = {"task": task_of(rows[0]), "best_fixed": best, "warm_start": start, "arms": {}}
         for arm in [a for a in arm_order if any(r["arm"] == a for r in rows)]:
             cells = arm_cells([r for r in rows if r["arm"] == arm], rows, best)
             table[regime]["arms"][arm] = cells
-            print(f"{arm:<15}{cells['n']:>2} {cells['A@0.5']:>12} {cells['A@0.8']:>12} {cells['mIoU']:>12}  "
-                  f"{paired_cell(cells['vs_reference_mIoU']):>31}  {paired_cell(cells['vs_best_fixed_mIoU']):>31} "
+            print(f"{arm:<15}{cells['n']:>2} " + " ".join(f"{cells[m]:>12}" for m in shown)
+                  + f"  {paired_cell(cells['vs_reference_' + primary]):>31}  "
+                  f"{paired_cell(cells['vs_best_fixed_' + primary]):>31} "
                   f"{cells['early_zero_variance_share']:>13}  " + " ".join(cells["tau_reached"].values()))
         for arm, cells in table[regime]["arms"].items():
             if "conditions_held" in cells:
                 print(f"  {arm}: share of decisions at which each condition held: "
                       + ", ".join(f"{name} {share:.2f}" for name, share in cells["conditions_held"].items()))
     return table
+
+
+HEADERS = {"pseudo_mAP": "pseudo-mAP", "valid_rate": "valid", "within_1": "within 1 grade"}
+"""Table headers of metrics whose key is not how a reader names them."""
 
 
 def markdown(table: dict[str, Any]) -> str:
@@ -380,25 +433,27 @@ def markdown(table: dict[str, Any]) -> str:
              "tau levels: mean step at which tau reached the level (runs that reached it / runs).", ""]
     for regime, entry in table.items():
         arms, best = entry["arms"], entry["best_fixed"]
+        shown, paired = TASK_METRICS[entry.get("task", "grounding")]
         lines += [f"### Regime `{regime}`", "",
                   "Warm-started model on the held-out rows (each seed once): "
                   + ", ".join(f"{m} {pm(value)}" for m, value in entry["warm_start"].items())
-                  + f". Best fixed threshold (by mean final mIoU): {best}.", "",
-                  "| arm | seeds | A@0.5 | A@0.8 | pseudo-mAP | mIoU | "
-                  + " | ".join(f"{metric} change since the warm start" for metric in PAIRED_METRICS)
+                  + f". Best fixed threshold (by mean final {paired[0]}): {best}.", "",
+                  "| arm | seeds | " + " | ".join(HEADERS.get(m, m) for m in shown) + " | "
+                  + " | ".join(f"{metric} change since the warm start" for metric in paired)
                   + " | zero-variance groups, first steps | "
                   + " | ".join(f"tau {level:g} at step" for level in TAU_LEVELS) + " |",
-                  "|---" * (7 + len(PAIRED_METRICS) + len(TAU_LEVELS)) + "|"]
+                  "|---" * (3 + len(shown) + len(paired) + len(TAU_LEVELS)) + "|"]
         for arm, cells in arms.items():
-            lines.append(f"| {arm} | {cells['n']} | " + " | ".join(pm(cells[m]) for m in METRICS)
-                         + "".join(f" | {pm(cells['change_' + metric])}" for metric in PAIRED_METRICS)
+            lines.append(f"| {arm} | {cells['n']} | " + " | ".join(pm(cells[m]) for m in shown)
+                         + "".join(f" | {pm(cells['change_' + metric])}" for metric in paired)
                          + f" | {pm(cells['early_zero_variance_share'])} | "
                          + " | ".join(cells["tau_reached"].values()) + " |")
         lines += ["", f"Paired differences against {REFERENCE_ARM} and against the best fixed threshold ({best}):", "",
-                  f"| arm | mIoU vs {REFERENCE_ARM} | mIoU vs {best} | A@0.8 vs {REFERENCE_ARM} | A@0.8 vs {best} |",
-                  "|---|---|---|---|---|"]
+                  "| arm | " + " | ".join(f"{metric} vs {reference}" for metric in paired
+                                          for reference in (REFERENCE_ARM, best)) + " |",
+                  "|---" * (1 + 2 * len(paired)) + "|"]
         for arm, cells in arms.items():
-            lines.append(f"| {arm} | " + " | ".join(paired_cell(cells[f"{label}_{metric}"]) for metric in PAIRED_METRICS
+            lines.append(f"| {arm} | " + " | ".join(paired_cell(cells[f"{label}_{metric}"]) for metric in paired
                                                      for label in ("vs_reference", "vs_best_fixed")) + " |")
         for label, title in (("conditions_held", "at which each condition held"),
                              ("conditions_binding", "at which each condition was the only one to fail (it alone held tau)")):
@@ -415,8 +470,8 @@ def markdown(table: dict[str, Any]) -> str:
 
 
 def plot(results: list[dict[str, Any]], arm_order: Sequence[str], path: Path) -> Path | None:
-    """One row per regime: tau per seed (threshold arms), held-out mIoU and A@0.8 change since step 0
-    (mean over seeds, band ± 1 sd)."""
+    """One row per regime: tau per seed (threshold arms) and the change since step 0 of the regime's two
+    paired held-out metrics (mIoU and A@0.8 for grounding; mean over seeds, band ± 1 sd)."""
     try:
         import matplotlib
 
@@ -429,6 +484,8 @@ def plot(results: list[dict[str, Any]], arm_order: Sequence[str], path: Path) ->
     figure, axes = plt.subplots(len(regimes), 3, figsize=(17, 4.6 * len(regimes)), squeeze=False)
     colours = plt.get_cmap("tab20")  # the 10 dark shades first, then the light ones
     for row, regime in enumerate(regimes):
+        paired = study_metrics([r for r in results if regime_of(r) == regime])[1]
+        columns = list(enumerate(paired[:2], 1))
         present = [a for a in arm_order if any(r["arm"] == a and regime_of(r) == regime for r in results)]
         for index, arm in enumerate(present):
             group = [r for r in results if r["arm"] == arm and regime_of(r) == regime]
@@ -438,7 +495,7 @@ def plot(results: list[dict[str, Any]], arm_order: Sequence[str], path: Path) ->
                     steps, taus = zip(*run["threshold_trajectory"])
                     axes[row][0].plot(steps, taus, color=colour, alpha=0.45, drawstyle="steps-post",
                                       label=arm if run is group[0] else None)
-            for column, metric in ((1, "mIoU"), (2, "A@0.8")):  # change since step 0: seeds start apart
+            for column, metric in columns:  # change since step 0: seeds start apart
                 steps = [step for step, _ in group[0]["heldout_history"]]
                 changes = [[r["heldout_history"][i][1][metric] - r["heldout_history"][0][1][metric]
                             for r in group if len(r["heldout_history"]) > i] for i in range(len(steps))]
@@ -447,13 +504,15 @@ def plot(results: list[dict[str, Any]], arm_order: Sequence[str], path: Path) ->
                 axes[row][column].plot(steps, means, marker="o", color=colour, label=f"{arm} ({len(group)})")
                 axes[row][column].fill_between(steps, [m - s for m, s in zip(means, spreads)],
                                                [m + s for m, s in zip(means, spreads)], color=colour, alpha=0.12)
-        axes[row][0].set(title=f"{regime}: IoU threshold tau (each seed)", xlabel="GRPO step", ylabel="tau")
-        for column, metric in ((1, "mIoU"), (2, "A@0.8")):
+        axes[row][0].set(title=f"{regime}: threshold tau (each seed)", xlabel="GRPO step", ylabel="tau")
+        if len(columns) < 2:
+            axes[row][2].axis("off")
+        for column, metric in columns:
             axes[row][column].set(title=f"{regime}: held-out {metric} since step 0 (mean ± sd)",
                                   xlabel="GRPO step")
             axes[row][column].axhline(0.0, color="grey", linewidth=0.8)
         axes[row][0].legend(fontsize=7, loc="upper left")
-        axes[row][2].legend(fontsize=7, loc="best")
+        axes[row][columns[-1][0]].legend(fontsize=7, loc="best")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     return path
@@ -517,8 +576,9 @@ def main() -> None:
                 with runs_file.open("a") as file:
                     file.write(json.dumps(result) + "\n")
                 results.append(result)
+                metric = study_metrics([result])[1][0]
                 print(f"[{count}/{len(todo)} {time.time() - started:.0f}s] {result['regime']} {result['arm']} "
-                      f"seed {result['seed']}: mIoU {result['start']['mIoU']:.3f} -> {result['heldout']['mIoU']:.3f}, "
+                      f"seed {result['seed']}: {metric} {result['start'][metric]:.3f} -> {result['heldout'][metric]:.3f}, "
                       f"final tau {result['final_threshold']:.2f}, {result['seconds']:.0f}s", flush=True)
             for future in warm_ups:
                 future.result()  # a failed warm start raises here (its runs failed above, with the same error)

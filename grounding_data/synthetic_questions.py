@@ -4,10 +4,18 @@ Built from :func:`grounding_data.synthetic.make_scene`, deterministic by split, 
 
 - ``vqa`` rows, one question kind per row in turn: **quadrant** ("Which quadrant holds the
   lesion?"), **count** ("How many lesions are in the image?", 1 to 3) and **brightness**
-  ("brighter" or "darker" than the tissue around it); options shuffled per row.
+  ("brighter" or "darker" than the tissue around it); options in a fixed order per kind (quadrants
+  upper left to lower right, counts 1 to 4, brighter before darker).
 - ``grade`` rows: the target's **size grade** 0-3, the quarter of the preset's lesion-size
   range its longest side falls in (:func:`size_grade_descriptions` says it in words, for
   prior-knowledge prompts).
+
+Why a fixed order: real multiple-choice data (Med-R1, OmniMedVQA) shuffles its options, so a model
+must match the letter to the option's text. The built-in tiny model cannot: with options shuffled
+per row, 400 supervised steps left its held-out accuracy at chance (0.32-0.33, always one letter) in
+the ``none``, ``before`` and ``after`` layouts; in a fixed order 200 steps reach 0.55
+(experiments/results/question_tasks.md). The testbed's VQA is then perception (where, how many, how
+bright) answered with a letter, which GRPO can improve.
 
 VQA rows hold ``image``, ``question``, ``options`` (texts in letter order), ``answer`` (a
 letter), ``modality``, ``question_type``, ``source``, ``id``; grade rows hold ``grades``
@@ -31,14 +39,15 @@ import numpy as np
 
 from grounding_data.synthetic import SPLITS, SyntheticConfig, difficulty, make_scene
 
+ROWS_VERSION = 2
+"""Bump when the rows a split, seed and index give change (cached question warm starts key on it; 2: options
+in a fixed order)."""
 MODALITY = "synthetic"
 QUADRANTS = ("upper left", "upper right", "lower left", "lower right")
 BRIGHTNESS = ("brighter", "darker")
 COUNTS = ("1", "2", "3", "4")
 VQA_KINDS = ("quadrant", "count", "brightness")
 SIZE_GRADES = ("0", "1", "2", "3")
-_OPTION_STREAM = 7
-"""Seed-stream id of the option shuffles (apart from the scenes' own streams)."""
 
 
 def quadrant_of(box: Sequence[float], width: int, height: int) -> str:
@@ -90,14 +99,6 @@ def size_grade_descriptions(config: SyntheticConfig | None = None) -> dict[str, 
     }
 
 
-def _shuffled(options: Sequence[str], rng: np.random.Generator) -> list[str]:
-    return [options[i] for i in rng.permutation(len(options))]
-
-
-def _options_rng(split: str, seed: int, index: int) -> np.random.Generator:
-    return np.random.default_rng([_OPTION_STREAM, SPLITS[split], seed, index])
-
-
 def vqa_row(config: SyntheticConfig, split: str, seed: int, index: int) -> dict:
     """Multiple-choice row ``index`` of ``split``; its kind is ``VQA_KINDS[index % 3]``.
 
@@ -121,10 +122,9 @@ def vqa_row(config: SyntheticConfig, split: str, seed: int, index: int) -> dict:
     else:
         question = "Is the lesion brighter or darker than the tissue around it?"
         options, truth = BRIGHTNESS, BRIGHTNESS[0] if scene.lesions[0].polarity > 0 else BRIGHTNESS[1]
-    shuffled = _shuffled(options, _options_rng(split, seed, index))
     return {
-        "image": scene.image, "question": question, "options": shuffled,
-        "answer": chr(ord("A") + shuffled.index(truth)),
+        "image": scene.image, "question": question, "options": list(options),
+        "answer": chr(ord("A") + options.index(truth)),
         "modality": MODALITY, "question_type": kind, "source": "synthetic-vqa", "id": f"{scene.id}-{kind}",
     }
 

@@ -111,6 +111,9 @@ def test_reward_setting_is_checked():
         TrainSettings(reward="dense").validate()
     with pytest.raises(SettingsError, match="--reward: must be one of binary for --task vqa, got 'soft-iou'"):
         TrainSettings(task="vqa", reward="soft-iou").validate()
+    with pytest.raises(SettingsError, match="--reward: must be one of binary, soft-iou for --task grounding, got 'fuzzy'"):
+        TrainSettings(reward="fuzzy").validate()
+    assert TrainSettings(task="grade", reward="fuzzy").validate().reward == "fuzzy"
 
 
 def test_help_lists_the_commands_without_importing_torch():

@@ -87,3 +87,20 @@ def test_junk_never_raises_and_scores_stay_in_range(completions, grades, toleran
                    grade_closeness(completions, columns).tolist()):
         assert len(values) == n
         assert all(math.isfinite(value) and 0.0 <= value <= 1.0 for value in values)
+
+
+def test_grade_task_fuzzy_reward_pays_partial_credit_while_the_schedule_still_learns():
+    from types import SimpleNamespace
+
+    from medloc.curriculum import ThresholdCurriculum
+    from medloc.tasks import AnswerSetup, get_task
+
+    curriculum = ThresholdCurriculum(grade_closeness, "fixed", threshold=1.0)
+    curriculum._model, curriculum.num_generations = SimpleNamespace(training=True), 2  # a training batch, G = 2
+    logged = {}
+    format_reward, fuzzy = get_task("grade").reward_functions(AnswerSetup(), curriculum, "fuzzy")
+    columns = {"grade": [1] * 4, "grades": [["0", "1", "2", "3"]] * 4, "log_metric": logged.__setitem__}
+    assert fuzzy(["1", "2", "3", "junk"], **columns) == [1.0, 0.5, 0.0, 0.0]
+    assert logged["medloc/hit_rate"] == 0.25  # the schedule saw the batch: only the exact grade meets tau 1.0
+    with pytest.raises(ValueError, match="unknown grade reward 'soft-iou'; expected one of binary, fuzzy"):
+        get_task("grade").reward_functions(AnswerSetup(), curriculum, "soft-iou")

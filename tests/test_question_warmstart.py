@@ -92,7 +92,7 @@ def test_two_stages_build_the_grounding_warm_start_first_and_train_from_it(tmp_p
         trained.append((config.task, init, lr))
         return build_tiny_vlm(seed=seed)
 
-    def fake_probe(model, processor, rows, reasoning="none", frame="grid-100", task="grounding"):
+    def fake_probe(model, processor, rows, reasoning="none", frame="grid-100", task="grounding", descriptions=None):
         if task == "grounding":
             return {"format_valid_rate": 1.0, "spread": 0.6, "mIoU": 0.3, "constant_box_mIoU": 0.1, "A@0.5": 0.2,
                     "A@0.8": 0.0}
@@ -148,3 +148,18 @@ def test_a_two_step_question_warm_start_trains_from_the_grounding_model(tmp_path
     grounding_weights = ws.load_model(tmp_path / base.key(0))[0].state_dict()
     question_weights = ws.load_model(path)[0].state_dict()
     assert any(not torch.equal(grounding_weights[key], question_weights[key]) for key in grounding_weights)
+
+
+def test_the_warm_start_of_a_run_with_class_descriptions_learns_prompts_that_carry_them(tmp_path):
+    descriptions = tmp_path / "grades.yaml"
+    descriptions.write_text("'0': the lesion spans less than 19 pixels\n'3': the lesion spans more than 33 pixels\n")
+    plain = model_setup.warm_start_config(TrainSettings(task="grade"))
+    described = model_setup.warm_start_config(TrainSettings(task="grade", class_descriptions=str(descriptions)))
+    assert described.descriptions == (("0", "the lesion spans less than 19 pixels"),
+                                      ("3", "the lesion spans more than 33 pixels"))
+    assert described.key(0) != plain.key(0) and described.base == plain.base  # its own cache entry, same grounding stage
+    row = question_split("grade", "train", 1)[0]
+    prompt = ws.sft_example(row, task="grade", descriptions=dict(described.descriptions))["prompt"][0]["content"][0]["text"]
+    assert "Known classes:\n0: the lesion spans less than 19 pixels" in prompt
+    with pytest.raises(ValueError, match="descriptions are for question tasks, not task='grounding'"):
+        ws.WarmStartConfig(descriptions=(("0", "small"),))

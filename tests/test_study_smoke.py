@@ -41,7 +41,7 @@ def load_study_script():
 
 def run(arm, seed, miou, a08=0.0, regime="easy", start_miou=0.4):
     return {"arm": arm, "seed": seed, "regime": regime, "steps": 2, "heldout": {"mIoU": miou, "A@0.5": 0.5,
-            "A@0.8": a08, "pseudo_mAP": 0.2}, "start": {"A@0.5": 0.4, "A@0.8": 0.0, "mIoU": start_miou},
+            "A@0.8": a08, "pseudo_mAP": 0.2}, "start": {"A@0.5": 0.4, "A@0.8": 0.0, "mIoU": start_miou, "pseudo_mAP": 0.1},
             "early_zero_variance_share": 0.5, "tau_level_steps": {"0.45": 10}, "threshold_trajectory": [[0, 0.3]],
             "heldout_history": [[0, {"mIoU": start_miou}], [2, {"mIoU": miou}]]}
 
@@ -103,7 +103,7 @@ def test_the_adaptive_arms_pass_every_option_so_builtin_defaults_cannot_change_t
 
 def test_condition_table_marks_a_condition_that_is_off():
     study = load_study_script()
-    cells = {"n": 1, **{m: "0.500+-0.000" for m in study.METRICS}, "change_mIoU": "0.1+-0", "change_A@0.8": "0+-0",
+    cells = {"n": 1, **{m: "0.500+-0.000" for m in study.TASK_METRICS["grounding"][0]}, "change_mIoU": "0.1+-0", "change_A@0.8": "0+-0",
              "early_zero_variance_share": "0.2+-0", "tau_reached": {},
              **{f"{label}_{metric}": None for label in ("vs_reference", "vs_best_fixed") for metric in ("mIoU", "A@0.8")}}
     table = {"easy": {"best_fixed": "fixed-0.5", "warm_start": {"mIoU": "0.4+-0.0"}, "arms": {
@@ -132,9 +132,32 @@ def test_the_change_since_the_warm_start_comes_with_its_interval():
     study = load_study_script()
 
     def run(seed, start, end):
-        return {"arm": "soft-iou", "seed": seed, "start": {m: start for m in study.METRICS},
-                "heldout": {m: end for m in study.METRICS}, "early_zero_variance_share": 0.1, "tau_level_steps": {}}
+        return {"arm": "soft-iou", "seed": seed, "start": {m: start for m in study.TASK_METRICS["grounding"][0]},
+                "heldout": {m: end for m in study.TASK_METRICS["grounding"][0]}, "early_zero_variance_share": 0.1, "tau_level_steps": {}}
 
     group = [run(0, 0.2, 0.25), run(1, 0.3, 0.37), run(2, 0.1, 0.16)]
     cells = study.arm_cells(group, group, None)
     assert cells["change_mIoU"] == "+0.060 [+0.035, +0.085] 3/3+"
+
+
+def test_a_grade_regime_is_compared_on_accuracy_and_grade_error():
+    study = load_study_script()
+
+    def grade_run(arm, seed, accuracy, mae):
+        metrics = {"accuracy": accuracy, "within_1": 0.9, "mae": mae, "valid_rate": 1.0}
+        return {"arm": arm, "seed": seed, "regime": "grade", "regime_settings": {"task": "grade"}, "steps": 2,
+                "heldout": metrics, "start": {**metrics, "accuracy": 0.4, "mae": 0.7},
+                "early_zero_variance_share": 0.5, "tau_level_steps": {}, "threshold_trajectory": [[0, 0.5]],
+                "heldout_history": [[0, {"accuracy": 0.4, "mae": 0.7}], [2, {"accuracy": accuracy, "mae": mae}]]}
+
+    results = [grade_run("fixed-0.5", seed, 0.50, 0.60) for seed in range(3)]
+    results += [grade_run("fixed-0.8", seed, 0.55, 0.50) for seed in range(3)]
+    results += [grade_run("fuzzy", seed, 0.50 + 0.02 * seed, 0.55) for seed in range(3)]
+    table = study.report(results, ["fixed-0.5", "fixed-0.8", "fuzzy"])["grade"]
+    assert table["best_fixed"] == "fixed-0.8"  # by accuracy, the grade task's first paired metric
+    assert table["arms"]["fuzzy"]["vs_reference_accuracy"]["mean"] == pytest.approx(0.02)
+    assert table["arms"]["fuzzy"]["vs_best_fixed_mae"]["mean"] == pytest.approx(0.05)
+    assert table["arms"]["fuzzy"]["change_accuracy"] == "+0.120 [+0.070, +0.170] 3/3+"
+    text = study.markdown({"grade": table})
+    assert "| arm | seeds | accuracy | within 1 grade | mae | valid | accuracy change since the warm start |" in text
+    assert "| arm | accuracy vs fixed-0.5 | accuracy vs fixed-0.8 | mae vs fixed-0.5 | mae vs fixed-0.8 |" in text

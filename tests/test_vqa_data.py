@@ -12,6 +12,9 @@ from grounding_data import DataError, formats, load_rows
 from grounding_data.formats.med_r1 import Question, question_key, solution_letter, split_problem, tree_questions
 from grounding_data.synthetic import difficulty, make_scene
 from grounding_data.synthetic_questions import (
+    BRIGHTNESS,
+    COUNTS,
+    QUADRANTS,
     SIZE_GRADES,
     VQA_KINDS,
     question_split,
@@ -247,7 +250,10 @@ def test_synthetic_vqa_rows_are_deterministic_and_answered_by_the_scene():
     counts = {row["options"][ord(row["answer"]) - ord("A")] for row in question_split("vqa", "train", 60)
               if row["question_type"] == "count"}
     assert counts == {"1", "2", "3"}
-    assert len({row["answer"] for row in question_split("vqa", "train", 30)}) >= 3  # letters vary with the shuffle
+    assert len({row["answer"] for row in question_split("vqa", "train", 30)}) >= 3  # letters vary with the scenes
+    # options in a fixed order per kind (the tiny model cannot match a letter to shuffled option texts)
+    kinds = {row["question_type"]: row["options"] for row in question_split("vqa", "heldout", 30, seed=5)}
+    assert kinds == {"quadrant": list(QUADRANTS), "count": list(COUNTS), "brightness": list(BRIGHTNESS)}
 
 
 def test_synthetic_size_grades_cover_0_to_3_and_match_the_descriptions():

@@ -135,11 +135,11 @@ def test_lead_in_steps_draw_from_the_lead_in_preset(monkeypatch):
 
     batches = []
 
-    def record(processor, rows, reasoning, frame, label_margin, task):
+    def record(processor, rows, *args):
         batches.append([row["attribute"] for row in rows])
         if len(batches) == 3:
             raise StopIteration  # enough batches seen; no need to train
-        return real_batch(processor, rows, reasoning, frame, label_margin, task)
+        return real_batch(processor, rows, *args)
 
     real_batch = ws.sft_batch
     monkeypatch.setattr(ws, "sft_batch", record)

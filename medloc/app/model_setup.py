@@ -25,6 +25,7 @@ from medloc.app.run_files import UNTRAINED_MODEL_SUBDIR
 from medloc.app.settings import SettingsError, TrainSettings
 from medloc.builtin import is_builtin_model
 from medloc.builtin.tiny_model import build_tiny_vlm
+from medloc.priors import read_class_descriptions
 from medloc.builtin.warmstart import (
     METRICS_FILE,
     MIN_ROWS,
@@ -41,8 +42,9 @@ def warm_start_config(settings: TrainSettings, rows: Sequence[Mapping] | None = 
     """The warm-start recipe of the built-in model for these settings and their task.
 
     A question task with a recipe (:data:`medloc.builtin.warmstart.TASK_RECIPES`) gets its own warm
-    start on the ``--difficulty`` preset's synthetic questions, from the grounding warm start
-    (``base``, in the ``none`` layout); ``--warm-start-steps`` sets the steps of both. Other tasks get the grounding one
+    start on the ``--difficulty`` preset's synthetic questions (in the run's layout, with its
+    ``--class-descriptions``), from the grounding warm start (``base``, in the ``none`` layout);
+    ``--warm-start-steps`` sets the steps of both. Other tasks get the grounding one
     (:func:`grounding_warm_start_config`).
 
     Example:
@@ -58,6 +60,8 @@ def warm_start_config(settings: TrainSettings, rows: Sequence[Mapping] | None = 
     options: dict[str, Any] = {**TASK_RECIPES[settings.task], "task": settings.task, "base": base,
                                "reasoning": settings.reasoning, "synthetic": difficulty(settings.difficulty),
                                "frame": base.frame}
+    if settings.class_descriptions:  # the warm start learns the prompts the run will ask
+        options["descriptions"] = tuple(sorted(read_class_descriptions(settings.class_descriptions).items()))
     if settings.warm_start_steps:
         options["max_steps"] = settings.warm_start_steps
     return WarmStartConfig(**options)

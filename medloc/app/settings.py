@@ -90,8 +90,9 @@ class TrainSettings:
         schedule: schedule name (built-in or plugin).
         schedule_options: the schedule's options (``--threshold``, ``--window``, ``--schedule-option``...); the
             built-in model adds its defaults (:meth:`run_schedule_options`).
-        reward: ``binary`` (1[IoU >= tau] with tau from the schedule) or ``soft-iou`` (the raw IoU,
-            VLM-R1's reward; the schedule then only tracks and logs).
+        reward: ``binary`` (1[score >= tau] with tau from the schedule), ``soft-iou`` (grounding: the raw IoU,
+            VLM-R1's reward) or ``fuzzy`` (grade: VRFT-Aug's partial credit by grade distance); with the last
+            two the schedule only tracks and logs.
         model: ``medloc/tiny-qwen2-vl`` (built locally, warm-started) or a path / hub id.
         data: ``synthetic``, a unified jsonl path, or a dataset format name (with ``data_root``).
         difficulty: synthetic data preset, a name in ``grounding_data.synthetic.DIFFICULTIES`` (``easy``,

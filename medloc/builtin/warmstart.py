@@ -52,6 +52,7 @@ from torchvision.ops import clip_boxes_to_image
 
 from grounding_data.frames import get_frame
 from grounding_data.synthetic import SyntheticConfig, difficulty, generate_split, iter_rows
+from grounding_data.synthetic_questions import ROWS_VERSION as QUESTION_ROWS_VERSION
 from medloc.boxes import paired_box_iou
 from medloc.evaluation import generate_answers, row_image, score_answers
 from medloc.builtin.tiny_model import build_tiny_vlm
@@ -99,7 +100,9 @@ class WarmStartConfig:
 
     ``task`` is the task whose answers the model learns (:mod:`medloc.tasks`; the box settings above
     are for ``grounding``), and ``base`` the warm start whose model this one starts from (built and
-    cached first; None: a fresh tiny model). A question task's probe counts readable answers
+    cached first; None: a fresh tiny model). ``descriptions`` are the ``(label, description)`` pairs a
+    question task's prompts carry (``--class-descriptions``), so the warm start learns the prompts the
+    run will ask. A question task's probe counts readable answers
     (``valid_rate``), and the run is stalled below ``min_valid_rate``.
 
     Example:
@@ -132,6 +135,7 @@ class WarmStartConfig:
     rows_fingerprint: str | None = None
     task: str = "grounding"
     base: WarmStartConfig | None = None
+    descriptions: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self):
         for name in ("max_steps", "batch_size", "probe_size", "max_attempts"):
@@ -150,6 +154,8 @@ class WarmStartConfig:
         get_task(self.task)  # names the known tasks otherwise
         if self.task != "grounding" and (self.lead_in or self.rows_fingerprint):
             raise ValueError(f"WarmStartConfig: lead_in and rows are for grounding warm starts, not task={self.task!r}")
+        if self.descriptions and not get_task(self.task).uses_descriptions:
+            raise ValueError(f"WarmStartConfig: descriptions are for question tasks, not task={self.task!r}")
 
     def key(self, seed: int) -> str:
         """Cache key: a hash of every setting, the seed and the recipe version.
@@ -159,6 +165,8 @@ class WarmStartConfig:
             False
         """
         config = self.key_fields()
+        if self.task != "grounding":  # the question rows a seed gives changed once (their options' order)
+            config["rows_version"] = QUESTION_ROWS_VERSION
         blob = json.dumps({"config": config, "seed": seed, "format": CACHE_FORMAT},
                           sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -172,7 +180,7 @@ class WarmStartConfig:
             ['task']
         """
         config = dataclasses.asdict(self)
-        for name, default in (("rows_fingerprint", None), ("task", "grounding"), ("base", None)):
+        for name, default in (("rows_fingerprint", None), ("task", "grounding"), ("base", None), ("descriptions", ())):
             if config[name] == default:
                 del config[name]
         return config
@@ -270,9 +278,10 @@ def row_stream(rows: Sequence[dict], seed: int) -> Iterator[dict]:
 
 
 def sft_example(row: dict, reasoning: str = "none", frame: str = "grid-100", label_margin: float = 0.0,
-                task: str = "grounding") -> dict:
+                task: str = "grounding", descriptions: Mapping[str, str] | None = None) -> dict:
     """TRL prompt-completion example (conversational, with the image) for a row of ``task``: the task's
-    prompt and reference answer, with its rationale in a think layout (boxes ``label_margin`` looser).
+    prompt (with the class ``descriptions`` of a question task) and reference answer, with its rationale in
+    a think layout (boxes ``label_margin`` looser).
 
     Example:
         >>> ex = sft_example(next(iter_rows("train", seed=0)))
@@ -284,7 +293,7 @@ def sft_example(row: dict, reasoning: str = "none", frame: str = "grid-100", lab
         '<answer>D</answer><think>lower right</think>'
     """
     spec = get_task(task)
-    setup = AnswerSetup(reasoning, get_frame(frame) if spec.uses_frame else None)
+    setup = AnswerSetup(reasoning, get_frame(frame) if spec.uses_frame else None, descriptions)
     rationale = spec.rationale(row)
     if label_margin:
         row = {**row, "boxes": loosen_boxes(row["boxes"], label_margin, row["width"], row["height"])}
@@ -294,7 +303,7 @@ def sft_example(row: dict, reasoning: str = "none", frame: str = "grid-100", lab
 
 
 def sft_batch(processor, rows: Sequence[dict], reasoning: str = "none", frame: str = "grid-100",
-              label_margin: float = 0.0, task: str = "grounding") -> dict:
+              label_margin: float = 0.0, task: str = "grounding", descriptions: Mapping[str, str] | None = None) -> dict:
     """Processor inputs for ``rows`` with ``labels`` on the answer tokens (and ``<|im_end|>``) only.
 
     Example:
@@ -303,7 +312,7 @@ def sft_batch(processor, rows: Sequence[dict], reasoning: str = "none", frame: s
         >>> processor.tokenizer.decode(batch["labels"][0][batch["labels"][0] != -100]).startswith("<answer>[")
         True
     """
-    examples = [sft_example(row, reasoning, frame, label_margin, task) for row in rows]
+    examples = [sft_example(row, reasoning, frame, label_margin, task, descriptions) for row in rows]
     prompts = [processor.apply_chat_template(ex["prompt"], add_generation_prompt=True, tokenize=False)
                for ex in examples]
     answers = [ex["completion"][0]["content"] + "<|im_end|>" for ex in examples]
@@ -320,7 +329,7 @@ def sft_batch(processor, rows: Sequence[dict], reasoning: str = "none", frame: s
 
 
 def probe(model, processor, rows: Sequence[dict], reasoning: str = "none", frame: str = "grid-100",
-          task: str = "grounding") -> dict:
+          task: str = "grounding", descriptions: Mapping[str, str] | None = None) -> dict:
     """Greedy held-out metrics; for grounding plus `spread`: how much predicted boxes vary relative to
     the truth (for another task: :func:`question_probe`).
 
@@ -334,7 +343,7 @@ def probe(model, processor, rows: Sequence[dict], reasoning: str = "none", frame
         (0.0, 0.0)
     """
     if task != "grounding":
-        return question_probe(model, processor, rows, get_task(task), reasoning)
+        return question_probe(model, processor, rows, get_task(task), reasoning, descriptions)
     texts = generate_answers(model, processor, rows, reasoning, frame)
     gt = [r["boxes"] for r in rows]
     scored = score_answers(texts, rows, frame, accuracy_thresholds=(0.3, 0.5, 0.8))
@@ -351,7 +360,8 @@ def probe(model, processor, rows: Sequence[dict], reasoning: str = "none", frame
     return result
 
 
-def question_probe(model, processor, rows: Sequence[dict], task: Task, reasoning: str = "none") -> dict:
+def question_probe(model, processor, rows: Sequence[dict], task: Task, reasoning: str = "none",
+                   descriptions: Mapping[str, str] | None = None) -> dict:
     """Greedy held-out metrics of a question task (``accuracy``, ``valid_rate``, ...) and a few answers.
 
     Example:
@@ -360,7 +370,7 @@ def question_probe(model, processor, rows: Sequence[dict], task: Task, reasoning
         >>> question_probe(model, processor, question_split("vqa", "heldout", 2), get_task("vqa"))["valid_rate"]
         0.0
     """
-    setup = AnswerSetup(reasoning)
+    setup = AnswerSetup(reasoning, descriptions=descriptions)
     texts = generate_answers(model, processor, rows, prompt=lambda row: task.prompt(row, setup))
     return {**task.score(texts, rows, setup).metrics, "sample_answers": texts[:4]}
 
@@ -485,7 +495,7 @@ def train_once(config: WarmStartConfig, seed: int, learning_rate: float, progres
     for step in bar:
         source = lead_in if step < config.lead_in_steps else stream
         batch = sft_batch(processor, [next(source) for _ in range(config.batch_size)], config.reasoning, config.frame,
-                          config.label_margin, config.task)
+                          config.label_margin, config.task, dict(config.descriptions) or None)
         loss = model(**batch).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
@@ -562,7 +572,8 @@ def _build(target: Path, config: WarmStartConfig, seed: int, progress: bool, kee
             print(f"{what}: {config.max_steps} steps{start_from}, learning rate {lr:g}, seed {attempt_seed}",
                   flush=True)
         model, processor = train_once(config, attempt_seed, lr, progress, rows=rows, init=init)
-        result = probe(model, processor, probe_rows, config.reasoning, config.frame, config.task)
+        result = probe(model, processor, probe_rows, config.reasoning, config.frame, config.task,
+                       dict(config.descriptions) or None)
         result.update(attempt=attempt + 1, learning_rate=lr, seed=attempt_seed, seconds=round(time.time() - start, 1))
         attempts.append(result)
         if progress:

@@ -1,8 +1,10 @@
 """``grade`` (VRFT-Aug): ordinal labels such as disease grades.
 
-Rewards: the format reward (any text in the answer block) and
-``ThresholdCurriculum(grade_closeness)``: full credit within ``(1 - tau) (K - 1)`` grades, the
-schedule tightening that tolerance as it raises tau (:mod:`medloc.grades`). Columns: ``grade``
+Rewards: the format reward (any text in the answer block) and, with ``reward="binary"`` (the
+default), ``ThresholdCurriculum(grade_closeness)``: full credit within ``(1 - tau) (K - 1)`` grades,
+the schedule tightening that tolerance as it raises tau (:mod:`medloc.grades`); with
+``reward="fuzzy"``, VRFT-Aug's multi-grade fuzzy reward (1 for the exact grade, 0.5 one grade off, 0
+beyond; the schedule then only tracks and logs, as with grounding's ``soft-iou``). Columns: ``grade``
 (the true grade's index) and ``grades`` (the labels in order). Held-out metrics add ``within_1``
 and ``mae`` (mean absolute grade error over readable answers).
 
@@ -25,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from medloc.grades import gold_grade, grade_closeness, parse_grade, tolerance_at
+from medloc.grades import gold_grade, grade_closeness, make_fuzzy_grade_reward, parse_grade, tolerance_at
 from medloc.rewards import has_text, make_format_reward
 from medloc.tasks.base import AnswerSetup
 from medloc.tasks.questions import QuestionTask, row_field
@@ -38,6 +40,8 @@ class GradeTask(QuestionTask):
     truth_keys = ("grade", "grades")
     heldout_metrics = ("accuracy", "within_1", "mae", "valid_rate")
     curriculum_name = "grade_curriculum"
+    reward_kinds = ("binary", "fuzzy")
+    """``binary``: 1[closeness >= tau]; ``fuzzy``: VRFT-Aug's partial credit by grade distance (tolerance 1)."""
 
     def question_lines(self, row: Mapping[str, Any]) -> tuple[list[str], list[str], str]:
         """The question and the grades on one line."""
@@ -80,8 +84,30 @@ class GradeTask(QuestionTask):
                                    tensorboard_writer=tensorboard_writer)
 
     def reward_functions(self, setup: AnswerSetup, curriculum: Any, reward: str = "binary") -> list[Callable]:
-        """The format reward (text in the answer block) and the curriculum's ``1[closeness >= tau]``."""
-        return [make_format_reward(setup.reasoning, has_text), curriculum.reward]
+        """The format reward (text in the answer block) and the curriculum's ``1[closeness >= tau]``
+        (``binary``) or the fuzzy grade reward (``fuzzy``; the curriculum still sees every batch, so the
+        logs show the hit rate at its tau).
+
+        Example:
+            >>> from medloc.curriculum import ThresholdCurriculum
+            >>> from medloc.grades import grade_closeness
+            >>> curriculum = ThresholdCurriculum(grade_closeness, "fixed", threshold=1.0)
+            >>> fuzzy = TASK.reward_functions(AnswerSetup(), curriculum, "fuzzy")[1]
+            >>> fuzzy.__name__, fuzzy(["1", "2", "3"], grade=[1] * 3, grades=[["0", "1", "2", "3"]] * 3)
+            ('fuzzy_grade_reward_tol1', [1.0, 0.5, 0.0])
+        """
+        if reward not in self.reward_kinds:
+            raise ValueError(f"unknown grade reward {reward!r}; expected one of {', '.join(self.reward_kinds)}")
+        if reward == "binary":
+            return [make_format_reward(setup.reasoning, has_text), curriculum.reward]
+        credit = make_fuzzy_grade_reward(tolerance=1)
+
+        def fuzzy(completions: Sequence[Any], **columns: Any) -> list[float]:
+            curriculum.observed_scores(completions, **columns)  # the schedule tracks and logs its tau
+            return credit(completions, **columns)
+
+        fuzzy.__name__ = credit.__name__
+        return [make_format_reward(setup.reasoning, has_text), fuzzy]
 
     def threshold_note(self, start: float, final: float, rows: Sequence[Mapping[str, Any]]) -> str:
         """The tolerance in grades at the first and the last tau.

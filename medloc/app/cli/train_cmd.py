@@ -125,8 +125,9 @@ def _option(*names: str, help: str, shown: str | None = None, **kwargs: Any) -> 
 @_option("--schedule", help=f"the threshold schedule: {', '.join(schedulers.available())} (built-in and installed "
                             "plugins)")
 @_schedule_flag_options
-@_option("--reward", help="binary: 1[score >= tau], tau from the schedule (every task); soft-iou: the raw IoU, "
-                          "the schedule then only tracks tau (grounding, VLM-R1's reward)")
+@_option("--reward", help="binary: 1[score >= tau], tau from the schedule (every task); soft-iou: the raw IoU "
+                          "(grounding, VLM-R1's reward); fuzzy: 1 for the exact grade, 0.5 one grade off (grade, "
+                          "VRFT-Aug's reward); with soft-iou and fuzzy the schedule only tracks tau")
 @click.option("--schedule-option", "schedule_option", multiple=True, metavar="KEY=VALUE",
               help="any schedule option, e.g. min_hit_rate='[[0, 0.8], [0.6, 0.75]]' (repeatable; the flags "
                    "above set the common ones) [default: none]")

@@ -107,12 +107,13 @@ def test_perfect_answers_score_one_and_breakdowns_follow_the_rows():
     rows = [dict(VQA_ROW, modality="CT", question_type="stage"), dict(VQA_ROW, modality="MR", question_type="stage"),
             dict(VQA_ROW, modality="MR", question_type="stage", answer="B")]
     perfect = [VQA.reference_answer(row, AnswerSetup(reasoning="before"), rationale="bright") for row in rows]
-    assert score_questions(perfect, rows, "vqa").metrics == {"accuracy": 1.0, "valid_rate": 1.0, "n": 3}
+    assert score_questions(perfect, rows, "vqa").metrics == {"accuracy": 1.0, "valid_rate": 1.0, "n": 3,
+                                                             "top_answer_share": pytest.approx(2 / 3)}
     result = score_questions(["A", "nothing", "Stage Ib"], rows, "vqa")
     assert result.metrics["accuracy"] == pytest.approx(1 / 3)
     assert result.metrics["valid_rate"] == pytest.approx(2 / 3)
-    assert result.by_modality == {"CT": {"accuracy": 1.0, "valid_rate": 1.0, "n": 1},
-                                  "MR": {"accuracy": 0.0, "valid_rate": 0.5, "n": 2}}
+    assert result.by_modality == {"CT": {"accuracy": 1.0, "valid_rate": 1.0, "n": 1, "top_answer_share": 1.0},
+                                  "MR": {"accuracy": 0.0, "valid_rate": 0.5, "n": 2, "top_answer_share": 1.0}}
     assert result.correct == [True, False, False]
     assert [line.split()[:2] for line in VQA.result_lines(result)[1:]] == [
         ["overall", "3"], ["modality:", "CT"], ["modality:", "MR"], ["question", "type:"]]
@@ -181,3 +182,17 @@ def test_a_stalled_question_warm_start_is_named_in_the_summary():
     warnings = _summary("grade", {"accuracy": 0.2, "valid_rate": 0.5, "n": 8}, warm_start=warm).warnings()
     assert warnings == ["  WARNING: the warm start stalled (held-out valid-answer rate 0.30): the model did not learn "
                         "to write grade answers before GRPO; see docs/tasks.md."]
+
+
+def test_a_question_model_stuck_on_one_answer_is_named_in_the_summary():
+    rows = get_task("grade").synthetic_rows("heldout", 10, difficulty("easy"), 0)
+    stuck = get_task("grade").score(["<answer>1</answer>"] * 9 + ["<answer>2</answer>"], rows, AnswerSetup()).metrics
+    assert stuck["top_answer_share"] == 0.9
+    varied = get_task("grade").score([str(i % 4) for i in range(10)], rows, AnswerSetup()).metrics
+    assert varied["top_answer_share"] == 0.3
+    history = [(0, stuck), (200, stuck)]
+    warnings = _summary("grade", stuck, heldout_history=history).warnings()
+    assert warnings == ["  WARNING: the model gave one answer to 90% of the held-out questions after GRPO (90% "
+                        "before): sampled answers vary, but GRPO did not move the greedy one. Try another --seed, "
+                        "more --warm-start-steps, or a higher --learning-rate."]
+    assert not _summary("grade", varied, heldout_history=[(0, stuck), (200, varied)]).warnings()  # it moved

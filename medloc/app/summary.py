@@ -23,6 +23,10 @@ from typing import Any
 from medloc.builtin import BUILTIN_MODEL, is_builtin_model
 from medloc.tasks import DEFAULT_TASK, get_task
 
+ONE_ANSWER_SHARE = 0.9
+"""A question model that gives the same answer to at least this share of the held-out questions before and
+after GRPO is flagged: its greedy answer did not move."""
+
 
 def duration(seconds: float) -> str:
     """``52s``, ``3m02s`` or ``1h05m``.
@@ -112,8 +116,9 @@ evaluations 6s of it), loading data and model, saving 11s'
         return f"time:      {duration(self.seconds)}" + (": " + ", ".join(parts) if parts else "")
 
     def warnings(self) -> list[str]:
-        """What says the run could not learn: a stalled warm start, or a model that never wrote an answer
-        the reward can read (held-out valid-answer rate 0 at the end), with what to try.
+        """What says the run could not learn: a stalled warm start, a model that never wrote an answer
+        the reward can read (held-out valid-answer rate 0 at the end), or a question model that gave one
+        answer to (nearly) every held-out question before GRPO and still does after it, with what to try.
 
         Example:
             >>> summary = TrainSummary("vqa", None, 200, 76.0, None, None, [], [], "", {"valid_rate": 0.0}, [], [],
@@ -147,6 +152,14 @@ evaluations 6s of it), loading data and model, saving 11s'
             lines.append(
                 "  WARNING: the model never produced an answer the reward can read (held-out valid-answer rate 0 "
                 f"after GRPO): every reward was 0, so GRPO had nothing to learn from. Try: {hint}."
+            )
+        shares = [metrics.get("top_answer_share") for metrics in (self.heldout_history[0][1] if self.heldout_history
+                                                                   else {}, self.heldout or {})]
+        if valid and all(share is not None and share >= ONE_ANSWER_SHARE for share in shares):
+            lines.append(
+                f"  WARNING: the model gave one answer to {shares[1]:.0%} of the held-out questions after GRPO "
+                f"({shares[0]:.0%} before): sampled answers vary, but GRPO did not move the greedy one. Try another "
+                "--seed, more --warm-start-steps, or a higher --learning-rate."
             )
         return lines
 

@@ -22,14 +22,14 @@ Example:
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from grounding_data.answer_format import answer_clause, layout_answer
+from grounding_data.answer_format import answer_clause, extract_answer, layout_answer
 from medloc.priors import describe_classes
 from medloc.tasks.base import AnswerSetup, before_after_lines
 
@@ -44,7 +44,9 @@ class QuestionResult:
     """Question metrics overall and per group, plus what produced them.
 
     Attributes:
-        metrics: ``accuracy``, ``valid_rate``, ``n`` and the task's own (grades: ``within_1``, ``mae``).
+        metrics: ``accuracy``, ``valid_rate``, ``n``, ``top_answer_share`` (the share of readable answers that
+            are the most common one: near 1, the model gives one answer to every question) and the task's
+            own (grades: ``within_1``, ``mae``).
         by_modality / by_question_type: the same metrics per ``modality`` / ``question_type``.
         answers: the model's answer per row.
         correct: whether each answer was right.
@@ -157,10 +159,14 @@ class QuestionTask:
         correct = np.array([c for _, c, _ in judged], dtype=bool)
         errors = np.array([e for _, _, e in judged], dtype=np.float64)
 
+        chosen = np.array([extract_answer(str(answer)).strip().lower() for answer in answers], dtype=object)
+
         def summarise(idx: Any) -> dict[str, float]:
             n = int(correct[idx].size)
+            readable = Counter(chosen[idx][valid[idx]])
             metrics = {"accuracy": float(correct[idx].mean()) if n else 0.0,
-                       "valid_rate": float(valid[idx].mean()) if n else 0.0, "n": n}
+                       "valid_rate": float(valid[idx].mean()) if n else 0.0, "n": n,
+                       "top_answer_share": max(readable.values()) / readable.total() if readable else 0.0}
             return metrics | self.extra_metrics(correct[idx], valid[idx], errors[idx])
 
         def by(key: str) -> dict[str, dict[str, float]]:

@@ -448,7 +448,8 @@ def markdown(table: dict[str, Any]) -> str:
                          + "".join(f" | {pm(cells['change_' + metric])}" for metric in paired)
                          + f" | {pm(cells['early_zero_variance_share'])} | "
                          + " | ".join(cells["tau_reached"].values()) + " |")
-        lines += ["", f"Paired differences against {REFERENCE_ARM} and against the best fixed threshold ({best}):", "",
+        lower = " (mae: lower is better, so a negative difference is a gain)" if "mae" in paired else ""
+        lines += ["", f"Paired differences against {REFERENCE_ARM} and against the best fixed threshold ({best}){lower}:", "",
                   "| arm | " + " | ".join(f"{metric} vs {reference}" for metric in paired
                                           for reference in (REFERENCE_ARM, best)) + " |",
                   "|---" * (1 + 2 * len(paired)) + "|"]

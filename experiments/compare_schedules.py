@@ -333,14 +333,16 @@ def best_fixed_arm(rows: list[dict[str, Any]], metric: str = "mIoU") -> str | No
 
 
 def warm_start_spread(rows: list[dict[str, Any]], metrics: Sequence[str] = ("A@0.5", "A@0.8", "mIoU")) -> dict[str, str]:
-    """Mean ± std over seeds of the warm-started model's held-out metrics, each seed counted once.
+    """Mean ± std over seeds of the warm-started model's held-out metrics, each seed counted once (the
+    reference arm's, where it ran: an arm whose prompts differ has a warm start of its own).
 
     Example:
         >>> run = lambda arm, seed, miou: {"arm": arm, "seed": seed, "start": {"A@0.5": 0, "A@0.8": 0, "mIoU": miou}}
         >>> warm_start_spread([run("a", 0, 0.4), run("b", 0, 0.4), run("a", 1, 0.6)])["mIoU"]
         '0.500+-0.141'
     """
-    starts = {r["seed"]: r["start"] for r in rows}
+    reference = [r for r in rows if r["arm"] == REFERENCE_ARM]  # an arm may have a warm start of its own
+    starts = {r["seed"]: r["start"] for r in reference or rows}
     return {m: mean_std([start[m] for start in starts.values()]) for m in metrics}
 
 

@@ -70,6 +70,10 @@ def test_warm_start_spread_counts_each_seed_once():
     study = load_study_script()
     results = [run(arm, seed, 0.5, start_miou=0.4 + 0.1 * seed) for arm in ("a", "b", "c") for seed in range(3)]
     assert study.warm_start_spread(results)["mIoU"] == "0.500+-0.100"
+    # an arm with a warm start of its own (other prompts) does not replace the shared one
+    shared = [run("fixed-0.5", seed, 0.5, start_miou=0.4 + 0.1 * seed) for seed in range(3)]
+    own = [run("described", seed, 0.5, start_miou=0.9) for seed in range(3)]
+    assert study.warm_start_spread(shared + own)["mIoU"] == "0.500+-0.100"
 
 
 def test_regimes_are_built_in_names_or_named_settings():

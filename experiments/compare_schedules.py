@@ -242,16 +242,39 @@ def condition_binding(records: list[dict[str, Any]]) -> dict[str, float]:
     return {name: round(count / evaluated, 3) for name, count in counts.items()}
 
 
+def finished_run(work_dir: Path, settings: Any) -> Any:
+    """The summary of a run already finished in ``work_dir`` with these settings (a study stopped after the
+    run but before recording it), else None.
+
+    Example:
+        >>> from medloc.app.settings import TrainSettings
+        >>> finished_run(Path("no-such-run"), TrainSettings()) is None
+        True
+    """
+    from medloc.app.run_files import SUMMARY_FILE
+    from medloc.app.summary import TrainSummary
+    from medloc.app.training import recorded_settings
+
+    path = work_dir / SUMMARY_FILE
+    if not path.is_file():
+        return None
+    summary = TrainSummary(**json.loads(path.read_text()))
+    same = summary.settings == normalised(recorded_settings(settings)) and summary.steps == settings.max_steps
+    return summary if same else None
+
+
 def run_one(name: str, arm: dict[str, Any], seed: int, regime: str, regime_fields: dict[str, Any],
             args: argparse.Namespace) -> dict[str, Any]:
-    """One ``medloc train`` run (in a worker process, one thread); its result record."""
+    """One ``medloc train`` run (in a worker process, one thread), or the finished run already in its folder;
+    its result record."""
     import torch
 
     from medloc.app.training import run_training
 
     torch.set_num_threads(args.threads)
     work_dir = Path(args.work_dir) / regime / f"{name}_seed{seed}"
-    summary = run_training(settings_for(arm, seed, regime_fields, args, work_dir), progress=False)
+    settings = settings_for(arm, seed, regime_fields, args, work_dir)
+    summary = finished_run(work_dir, settings) or run_training(settings, progress=False)
     records = read_metrics(Path(summary.metrics_file))
     return {
         "arm": name, "arm_settings": normalised(arm), "seed": seed, "regime": regime, "regime_settings": regime_fields,
@@ -580,9 +603,10 @@ def main() -> None:
                     file.write(json.dumps(result) + "\n")
                 results.append(result)
                 metric = study_metrics([result])[1][0]
+                tau = result["final_threshold"]  # None: the task's reward has no threshold
                 print(f"[{count}/{len(todo)} {time.time() - started:.0f}s] {result['regime']} {result['arm']} "
                       f"seed {result['seed']}: {metric} {result['start'][metric]:.3f} -> {result['heldout'][metric]:.3f}, "
-                      f"final tau {result['final_threshold']:.2f}, {result['seconds']:.0f}s", flush=True)
+                      f"final tau {'-' if tau is None else f'{tau:.2f}'}, {result['seconds']:.0f}s", flush=True)
             for future in warm_ups:
                 future.result()  # a failed warm start raises here (its runs failed above, with the same error)
     selected = [r for r in results if r["seed"] in args.seeds]

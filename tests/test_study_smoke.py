@@ -165,3 +165,23 @@ def test_a_grade_regime_is_compared_on_accuracy_and_grade_error():
     text = study.markdown({"grade": table})
     assert "| arm | seeds | accuracy | within 1 grade | mae | valid | accuracy change since the warm start |" in text
     assert "| arm | accuracy vs fixed-0.5 | accuracy vs fixed-0.8 | mae vs fixed-0.5 | mae vs fixed-0.8 |" in text
+
+
+def test_a_run_finished_in_its_folder_with_the_same_settings_is_reused_not_trained_again(tmp_path):
+    import argparse
+    import dataclasses
+
+    from medloc.app.summary import TrainSummary
+    from medloc.app.training import recorded_settings
+
+    study = load_study_script()
+    args = argparse.Namespace(set=[], max_steps=200, heldout_rows=256, eval_every=50, cache_dir=None)
+    settings = study.settings_for(study.ARMS["fixed-0.5"], 1, study.REGIMES["vqa"], args, tmp_path)
+    summary = TrainSummary("vqa", None, 200, 90.0, None, None, [], [], "", {"accuracy": 0.5}, [], [], str(tmp_path),
+                           "tb", "m", "m.jsonl", settings=recorded_settings(settings))
+    (tmp_path / "summary.json").write_text(json.dumps(dataclasses.asdict(summary), default=str))
+    assert study.finished_run(tmp_path, settings).heldout == {"accuracy": 0.5}
+    other = study.settings_for(study.ARMS["fixed-0.5"], 1, study.REGIMES["vqa-before"], args, tmp_path)
+    assert study.finished_run(tmp_path, other) is None  # another layout: train it
+    longer = dataclasses.replace(settings, max_steps=300)
+    assert study.finished_run(tmp_path, longer) is None

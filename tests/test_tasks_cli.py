@@ -82,7 +82,7 @@ def test_vqa_run_reports_accuracy_per_modality_and_question_type(recipe):
     summary = json.loads((root / "vqa" / "summary.json").read_text())
     assert summary["task"] == "vqa" and summary["schedule"] is None and summary["steps"] == 2
     assert [step for step, _ in summary["heldout_history"]] == [0, 1, 2]
-    assert set(summary["heldout"]) == {"accuracy", "valid_rate", "n"}
+    assert set(summary["heldout"]) == {"accuracy", "valid_rate", "n", "top_answer_share"}
     assert json.loads((root / "vqa" / "final_model" / "medloc.json").read_text())["task"] == "vqa"
     accumulator = EventAccumulator(str(root / "vqa" / "tensorboard"))
     accumulator.Reload()
@@ -98,7 +98,7 @@ def test_grade_run_on_the_grounding_model_drives_the_tolerance_with_the_schedule
     assert "threshold: 0.30 -> " in output and "(tolerance 2.10 -> " in output
     summary = json.loads((root / "grade" / "summary.json").read_text())
     assert summary["threshold_note"].startswith(" (tolerance 2.10 -> ") and summary["start_threshold"] == 0.3
-    assert set(summary["heldout"]) == {"accuracy", "within_1", "mae", "valid_rate", "n"}
+    assert set(summary["heldout"]) == {"accuracy", "within_1", "mae", "valid_rate", "n", "top_answer_share"}
     info = json.loads((root / "grade" / "final_model" / "medloc.json").read_text())
     assert info["task"] == "grade" and info["class_descriptions"].endswith("sizes.yaml")
     accumulator = EventAccumulator(str(root / "grade" / "tensorboard"))

@@ -516,7 +516,7 @@ def plot(results: list[dict[str, Any]], arm_order: Sequence[str], path: Path) ->
         for index, arm in enumerate(present):
             group = [r for r in results if r["arm"] == arm and regime_of(r) == regime]
             colour = colours((2 * index) % 20 + (2 * index) // 20 % 2)
-            if group[0].get("tau_level_steps"):  # soft IoU has no threshold: no tau line
+            if group[0].get("tau_level_steps") and group[0]["threshold_trajectory"]:  # soft IoU, VQA: no tau line
                 for run in group:
                     steps, taus = zip(*run["threshold_trajectory"])
                     axes[row][0].plot(steps, taus, color=colour, alpha=0.45, drawstyle="steps-post",
@@ -530,7 +530,8 @@ def plot(results: list[dict[str, Any]], arm_order: Sequence[str], path: Path) ->
                 axes[row][column].plot(steps, means, marker="o", color=colour, label=f"{arm} ({len(group)})")
                 axes[row][column].fill_between(steps, [m - s for m, s in zip(means, spreads)],
                                                [m + s for m, s in zip(means, spreads)], color=colour, alpha=0.12)
-        axes[row][0].set(title=f"{regime}: threshold tau (each seed)", xlabel="GRPO step", ylabel="tau")
+        axes[row][0].set(title=f"{regime}: threshold tau (each seed)" if axes[row][0].lines else
+                         f"{regime}: no threshold (the task's reward has none)", xlabel="GRPO step", ylabel="tau")
         if len(columns) < 2:
             axes[row][2].axis("off")
         for column, metric in columns:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -44,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from grounding_data.synthetic_questions import VQA_KINDS, question_split, vqa_row  # noqa: E402
 from medloc.tasks import get_task, register_task  # noqa: E402
 from medloc.tasks.vqa import VqaTask  # noqa: E402
+from compare_schedules import load_results, mean_std  # noqa: E402
 from study_statistics import format_paired, paired_summary  # noqa: E402
 
 RESULTS_DIR = Path(__file__).parent / "results"
@@ -157,19 +157,14 @@ def perception_first(seed: int, work: Path, cache: Path, steps: int = STEPS) -> 
 EXPERIMENTS = {"generalization": generalization, "perception_first": perception_first}
 
 
-def load(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
-
-
 def paired(pairs: Sequence[tuple[float, float]]) -> str:
     """``a - b`` seed by seed: mean [95% interval] and the count of positive differences."""
     return format_paired(paired_summary([a - b for a, b in pairs])) if pairs else "n/a"
 
 
 def mean_sd(values: Sequence[float]) -> str:
-    values = list(values)
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values):.3f} ± {spread:.3f}" if values else "n/a"
+    """``mean ± sd`` over seeds (:func:`compare_schedules.mean_std`, written for Markdown)."""
+    return mean_std(list(values)).replace("+-", " ± ")
 
 
 def generalization_table(records: list[dict[str, Any]]) -> list[str]:
@@ -281,7 +276,7 @@ def main() -> None:
     results_dir = Path(args.results_dir)
     runs_file = results_dir / "sibling_claims.jsonl"
     cache = TrainSettings(cache_dir=args.cache_dir).warm_start_cache() / "warmstart"
-    records = load(runs_file)
+    records = load_results(runs_file)
     records = [r for r in records if r["steps"] == args.steps]
     done = {(r["experiment"], r["seed"]) for r in records}
     for seed in [] if args.report else args.seeds:
@@ -299,7 +294,7 @@ def main() -> None:
              "Built by `experiments/sibling_claims.py` from `sibling_claims.jsonl`, `vqa_study.jsonl` and "
              "`grade_study.jsonl`. Paired differences: mean [95% t-interval, df = seeds - 1] and the count of seeds "
              "with a positive difference.", ""]
-    lines += study_tables(load(results_dir / "grade_study.jsonl"), load(results_dir / "vqa_study.jsonl"))
+    lines += study_tables(load_results(results_dir / "grade_study.jsonl"), load_results(results_dir / "vqa_study.jsonl"))
     lines += generalization_table([r for r in records if r["experiment"] == "generalization"])
     lines += perception_table([r for r in records if r["experiment"] == "perception_first"])
     (results_dir / "sibling_claims.md").write_text("\n".join(lines))

@@ -158,8 +158,8 @@ evaluations 6s of it), loading data and model, saving 11s'
         if valid and all(share is not None and share >= ONE_ANSWER_SHARE for share in shares):
             lines.append(
                 f"  WARNING: the model gave one answer to {shares[1]:.0%} of the held-out questions after GRPO "
-                f"({shares[0]:.0%} before): sampled answers vary, but GRPO did not move the greedy one. Try another "
-                "--seed, more --warm-start-steps, or a higher --learning-rate."
+                f"({shares[0]:.0%} before): GRPO did not move its greedy answer. Try another --seed or more "
+                "--warm-start-steps."
             )
         return lines
 

@@ -25,7 +25,6 @@ from medloc.app.run_files import UNTRAINED_MODEL_SUBDIR
 from medloc.app.settings import SettingsError, TrainSettings
 from medloc.builtin import is_builtin_model
 from medloc.builtin.tiny_model import build_tiny_vlm
-from medloc.priors import read_class_descriptions
 from medloc.builtin.warmstart import (
     METRICS_FILE,
     MIN_ROWS,
@@ -35,6 +34,7 @@ from medloc.builtin.warmstart import (
     rows_fingerprint,
     warm_start,
 )
+from medloc.priors import read_class_descriptions
 from medloc.vision_optimizer import vision_scaled_optimizer, vision_tower
 
 

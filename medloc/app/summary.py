@@ -153,8 +153,8 @@ evaluations 6s of it), loading data and model, saving 11s'
                 "  WARNING: the model never produced an answer the reward can read (held-out valid-answer rate 0 "
                 f"after GRPO): every reward was 0, so GRPO had nothing to learn from. Try: {hint}."
             )
-        shares = [metrics.get("top_answer_share") for metrics in (self.heldout_history[0][1] if self.heldout_history
-                                                                   else {}, self.heldout or {})]
+        before = self.heldout_history[0][1] if self.heldout_history else {}
+        shares = [before.get("top_answer_share"), (self.heldout or {}).get("top_answer_share")]
         if valid and all(share is not None and share >= ONE_ANSWER_SHARE for share in shares):
             lines.append(
                 f"  WARNING: the model gave one answer to {shares[1]:.0%} of the held-out questions after GRPO "

@@ -25,7 +25,8 @@ import torch
 
 from medloc.app.model_setup import warm_start_config
 from medloc.app.settings import TrainSettings
-from medloc.builtin.warmstart import question_probe, train_once, warm_start
+from medloc.builtin.warmstart import train_once, warm_start
+from medloc.builtin.warmstart_probe import AnswerProbe
 from medloc.tasks import get_task
 
 RESULTS = Path(__file__).parent / "results" / "question_warmstart_curve.jsonl"
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> None:
         if step not in args.at:
             return
         probe_started = time.time()
-        result = question_probe(model, processor, rows, task, config.reasoning)
+        result = AnswerProbe(task).measure(model, processor, rows, config)
         probe_seconds += time.time() - probe_started
         line = {"task": args.task, "seed": args.seed, "steps": config.max_steps, "reasoning": config.reasoning,
                 "learning_rate": config.learning_rate, "step": step, **OPTION_ORDER.get(args.task, {}),

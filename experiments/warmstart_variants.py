@@ -22,7 +22,8 @@ import torch
 
 from grounding_data.synthetic import difficulty, generate_split
 from medloc.app.key_values import parse_key_values
-from medloc.builtin.warmstart import WarmStartConfig, probe, train_once
+from medloc.builtin.warmstart import WarmStartConfig, train_once
+from medloc.builtin.warmstart_probe import BoxProbe
 
 RESULTS = Path(__file__).parent / "results" / "warmstart_variants.jsonl"
 
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> dict:
     model, processor = train_once(config, args.seed, config.learning_rate, progress=not args.quiet)
     seconds = time.time() - started
     rows = generate_split("heldout", args.probe_rows, config.synthetic, seed=args.seed)
-    result = probe(model, processor, rows, config.reasoning, config.frame)
+    result = BoxProbe().measure(model, processor, rows, config)
     return {
         "name": args.name, "difficulty": args.difficulty, "seed": args.seed, "steps": args.steps,
         "size": size, "options": options, "threads": torch.get_num_threads(), "train_seconds": round(seconds, 1),

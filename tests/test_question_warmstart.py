@@ -8,6 +8,7 @@ import torch
 
 import medloc.app.model_setup as model_setup
 import medloc.builtin.warmstart as ws
+import medloc.builtin.warmstart_probe as probes
 from grounding_data.synthetic import difficulty
 from grounding_data.synthetic_questions import question_split
 from medloc.app.settings import TrainSettings
@@ -76,13 +77,14 @@ def test_the_question_stream_starts_past_the_grpo_rows():
 def test_question_probe_and_stall_rule(monkeypatch):
     rows = question_split("grade", "heldout", 4)
     answers = ["<answer>seven</answer>", "<answer>9</answer>", "junk", f"<answer>{rows[3]['grade']}</answer>"]
-    monkeypatch.setattr(ws, "generate_answers", lambda *a, **k: answers)
-    result = ws.probe(None, None, rows, task="grade")
+    monkeypatch.setattr(probes, "generate_answers", lambda *a, **k: answers)
+    config = WarmStartConfig(task="grade")
+    rule = probes.probe_for("grade")
+    result = rule.measure(None, None, rows, config)
     assert (result["valid_rate"], result["accuracy"], result["n"]) == (0.25, 0.25, 4)
     assert result["sample_answers"] == answers
-    config = WarmStartConfig(task="grade")
-    assert ws.is_stalled(result, config)  # 1 readable answer in 4: below min_valid_rate
-    assert not ws.is_stalled({**result, "valid_rate": 0.96}, config)
+    assert rule.stalled(result, config)  # 1 readable answer in 4: below min_valid_rate
+    assert not rule.stalled({**result, "valid_rate": 0.96}, config)
 
 
 def test_two_stages_build_the_grounding_warm_start_first_and_train_from_it(tmp_path, monkeypatch):
@@ -92,15 +94,16 @@ def test_two_stages_build_the_grounding_warm_start_first_and_train_from_it(tmp_p
         trained.append((config.task, init, lr))
         return build_tiny_vlm(seed=seed)
 
-    def fake_probe(model, processor, rows, reasoning="none", frame="grid-100", task="grounding", descriptions=None):
-        if task == "grounding":
+    def fake_measure(self, model, processor, rows, config):
+        if config.task == "grounding":
             return {"format_valid_rate": 1.0, "spread": 0.6, "mIoU": 0.3, "constant_box_mIoU": 0.1, "A@0.5": 0.2,
                     "A@0.8": 0.0}
         assert {row["source"] for row in rows} == {"synthetic-vqa"}
         return {"accuracy": 0.5, "valid_rate": 0.98, "n": len(rows)}
 
     monkeypatch.setattr(ws, "train_once", fake_train)
-    monkeypatch.setattr(ws, "probe", fake_probe)
+    monkeypatch.setattr(probes.BoxProbe, "measure", fake_measure)
+    monkeypatch.setattr(probes.AnswerProbe, "measure", fake_measure)
     config = model_setup.warm_start_config(TrainSettings(task="vqa", warm_start_steps=2))
     path = warm_start(tmp_path, config, seed=0, progress=False)
     base = tmp_path / config.base.key(0)

@@ -7,10 +7,12 @@ import pytest
 import torch
 
 import medloc.builtin.warmstart as ws
+import medloc.builtin.warmstart_probe as probes
 from grounding_data.synthetic import SyntheticConfig, generate_split
 from medloc.parsing import parse_boxes
 from medloc.builtin.tiny_model import build_tiny_vlm
-from medloc.builtin.warmstart import WarmStartConfig, is_stalled, sft_example, warm_start
+from medloc.builtin.warmstart import WarmStartConfig, sft_example, warm_start
+from medloc.builtin.warmstart_probe import BoxProbe
 
 
 def test_cache_key_depends_on_settings_and_seed():
@@ -55,28 +57,28 @@ def test_loss_is_on_the_answer_tokens_only():
 def test_stall_rule():
     config = WarmStartConfig()
     good = {"format_valid_rate": 0.95, "spread": 0.6, "mIoU": 0.3, "constant_box_mIoU": 0.1}
-    assert not is_stalled(good, config)
-    assert is_stalled({**good, "spread": 0.0}, config)  # one constant box
-    assert is_stalled({**good, "format_valid_rate": 0.2}, config)  # malformed answers
-    assert is_stalled({**good, "mIoU": 0.05}, config)  # varied boxes that ignore the image
+    assert not BoxProbe().stalled(good, config)
+    assert BoxProbe().stalled({**good, "spread": 0.0}, config)  # one constant box
+    assert BoxProbe().stalled({**good, "format_valid_rate": 0.2}, config)  # malformed answers
+    assert BoxProbe().stalled({**good, "mIoU": 0.05}, config)  # varied boxes that ignore the image
 
 
 def test_probe_sees_a_constant_box(monkeypatch):
     rows = generate_split("heldout", 6, seed=0)
-    monkeypatch.setattr(ws, "generate_answers", lambda *a, **k: ["<answer>[10,10,50,50]</answer>"] * len(rows))
-    result = ws.probe(None, None, rows)
+    monkeypatch.setattr(probes, "generate_answers", lambda *a, **k: ["<answer>[10,10,50,50]</answer>"] * len(rows))
+    result = BoxProbe().measure(None, None, rows, WarmStartConfig())
     assert result["format_valid_rate"] == 1.0
     assert result["spread"] == 0.0
-    assert is_stalled(result, WarmStartConfig())
+    assert BoxProbe().stalled(result, WarmStartConfig())
 
 
 def test_probe_of_perfect_answers_has_full_spread(monkeypatch):
     rows = generate_split("heldout", 6, seed=0)
     answers = [sft_example(r)["completion"][0]["content"] for r in rows]
-    monkeypatch.setattr(ws, "generate_answers", lambda *a, **k: answers)
-    result = ws.probe(None, None, rows)
+    monkeypatch.setattr(probes, "generate_answers", lambda *a, **k: answers)
+    result = BoxProbe().measure(None, None, rows, WarmStartConfig())
     assert result["mIoU"] > 0.85 and 0.9 < result["spread"] < 1.1
-    assert not is_stalled(result, WarmStartConfig())
+    assert not BoxProbe().stalled(result, WarmStartConfig())
 
 
 def _fake_probe(results):
@@ -97,7 +99,7 @@ def test_stalled_run_restarts_with_new_seed_and_lower_lr_then_caches(tmp_path, m
         return build_tiny_vlm(seed=seed)
 
     monkeypatch.setattr(ws, "train_once", fake_train)
-    monkeypatch.setattr(ws, "probe", _fake_probe([{"format_valid_rate": 1.0, "spread": 0.0},
+    monkeypatch.setattr(BoxProbe, "measure", _fake_probe([{"format_valid_rate": 1.0, "spread": 0.0},
                                                   {"format_valid_rate": 1.0, "spread": 0.7}]))
     config = WarmStartConfig(max_steps=1, probe_size=2, learning_rate=2e-3)
     path = warm_start(tmp_path, config, seed=5, progress=False)
@@ -112,7 +114,7 @@ def test_stalled_run_restarts_with_new_seed_and_lower_lr_then_caches(tmp_path, m
 
 def test_every_attempt_stalled_raises(tmp_path, monkeypatch):
     monkeypatch.setattr(ws, "train_once", lambda config, seed, lr, *args, **kwargs: build_tiny_vlm(seed))
-    monkeypatch.setattr(ws, "probe", _fake_probe([{"format_valid_rate": 1.0, "spread": 0.0}] * 2))
+    monkeypatch.setattr(BoxProbe, "measure", _fake_probe([{"format_valid_rate": 1.0, "spread": 0.0}] * 2))
     with pytest.raises(RuntimeError, match="stalled in all 2 attempts"):
         warm_start(tmp_path, WarmStartConfig(max_steps=1, probe_size=2, max_attempts=2), seed=0, progress=False)
     assert not [path for path in tmp_path.iterdir() if path.is_dir()]  # nothing cached (a lock file may stay)
@@ -120,7 +122,7 @@ def test_every_attempt_stalled_raises(tmp_path, monkeypatch):
 
 def test_keep_stalled_keeps_the_best_attempt_and_marks_it(tmp_path, monkeypatch):
     monkeypatch.setattr(ws, "train_once", lambda config, seed, lr, *args, **kwargs: build_tiny_vlm(seed))
-    monkeypatch.setattr(ws, "probe", _fake_probe([{"format_valid_rate": 1.0, "spread": 0.0, "mIoU": 0.05},
+    monkeypatch.setattr(BoxProbe, "measure", _fake_probe([{"format_valid_rate": 1.0, "spread": 0.0, "mIoU": 0.05},
                                                   {"format_valid_rate": 1.0, "spread": 0.0, "mIoU": 0.02}]))
     config = WarmStartConfig(max_steps=1, probe_size=2, max_attempts=2)
     path = warm_start(tmp_path, config, seed=0, progress=False, keep_stalled=True)
@@ -219,13 +221,13 @@ def test_warm_start_on_rows_trains_on_them_and_probes_on_rows_it_did_not_train_o
         seen["train"] = rows
         return build_tiny_vlm(seed=seed)
 
-    def fake_probe(model, processor, probe_rows, *args):
+    def fake_probe(self, model, processor, probe_rows, config):
         seen["probe"] = probe_rows
         return {"format_valid_rate": 1.0, "spread": 0.5, "mIoU": 0.4, "constant_box_mIoU": 0.1, "A@0.5": 0.3,
                 "A@0.8": 0.0}
 
     monkeypatch.setattr(ws, "train_once", fake_train)
-    monkeypatch.setattr(ws, "probe", fake_probe)
+    monkeypatch.setattr(BoxProbe, "measure", fake_probe)
     config = WarmStartConfig(max_steps=1, probe_size=8, rows_fingerprint=ws.rows_fingerprint(rows))
     path = warm_start(tmp_path / "cache", config, seed=0, progress=False, rows=rows)
     trained, probed = {r["id"] for r in seen["train"]}, {r["id"] for r in seen["probe"]}
@@ -275,7 +277,7 @@ def test_runs_started_together_build_one_warm_start(tmp_path, monkeypatch):
         return build_tiny_vlm(seed=seed)
 
     monkeypatch.setattr(ws, "train_once", slow_train)
-    monkeypatch.setattr(ws, "probe", _fake_probe([{"format_valid_rate": 1.0, "spread": 0.5}]))
+    monkeypatch.setattr(BoxProbe, "measure", _fake_probe([{"format_valid_rate": 1.0, "spread": 0.5}]))
     config = WarmStartConfig(max_steps=1, probe_size=2, max_attempts=1)
     paths = []
     runs = [threading.Thread(target=lambda: paths.append(warm_start(tmp_path, config, seed=0, progress=False)))

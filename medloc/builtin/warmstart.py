@@ -20,7 +20,7 @@ answer (:mod:`medloc.tasks`). It stops once nearly every answer is readable but 
 accuracy the task allows, so GRPO has room (experiments/results/question_tasks.md).
 
 A tiny model sometimes stalls on one constant box for every image (see the findings file). After
-training, greedy answers on a held-out probe are checked; a stalled run is restarted with the next
+training, greedy answers on a held-out probe are checked (:mod:`medloc.builtin.warmstart_probe`); a stalled run is restarted with the next
 seed and a lower learning rate, up to ``max_attempts`` times. If every attempt stalls,
 ``warm_start`` raises, or (``keep_stalled=True``, what ``medloc train`` uses) keeps the best
 attempt and marks it ``"stalled": true`` so the run's summary says so.
@@ -53,9 +53,9 @@ from torchvision.ops import clip_boxes_to_image
 from grounding_data.frames import get_frame
 from grounding_data.synthetic import SyntheticConfig, difficulty, generate_split, iter_rows
 from grounding_data.synthetic_questions import ROWS_VERSION as QUESTION_ROWS_VERSION
-from medloc.boxes import paired_box_iou
-from medloc.evaluation import generate_answers, row_image, score_answers
+from medloc.evaluation import row_image
 from medloc.builtin.tiny_model import build_tiny_vlm
+from medloc.builtin.warmstart_probe import AnswerProbe, probe_for
 from medloc.tasks import AnswerSetup, Task, get_task
 from medloc.vision_optimizer import vision_scaled_optimizer
 
@@ -151,8 +151,8 @@ class WarmStartConfig:
             raise ValueError(f"WarmStartConfig.label_margin={self.label_margin} must be in [0, 1]")
         if not 0 < self.lr_backoff <= 1:
             raise ValueError(f"WarmStartConfig.lr_backoff={self.lr_backoff} must be in (0, 1]")
-        get_task(self.task)  # names the known tasks otherwise
-        if self.task != "grounding" and (self.lead_in or self.rows_fingerprint):
+        boxes = get_task(self.task).uses_frame  # (names the known tasks otherwise)
+        if not boxes and (self.lead_in or self.rows_fingerprint):
             raise ValueError(f"WarmStartConfig: lead_in and rows are for grounding warm starts, not task={self.task!r}")
         if self.descriptions and not get_task(self.task).uses_descriptions:
             raise ValueError(f"WarmStartConfig: descriptions are for question tasks, not task={self.task!r}")
@@ -165,7 +165,7 @@ class WarmStartConfig:
             False
         """
         config = self.key_fields()
-        if self.task != "grounding":  # the question rows a seed gives changed once (their options' order)
+        if not get_task(self.task).uses_frame:  # the question rows a seed gives changed once (their options' order)
             config["rows_version"] = QUESTION_ROWS_VERSION
         blob = json.dumps({"config": config, "seed": seed, "format": CACHE_FORMAT},
                           sort_keys=True, default=str)
@@ -329,106 +329,6 @@ def sft_batch(processor, rows: Sequence[dict], reasoning: str = "none", frame: s
     return inputs
 
 
-def probe(model, processor, rows: Sequence[dict], reasoning: str = "none", frame: str = "grid-100",
-          task: str = "grounding", descriptions: Mapping[str, str] | None = None) -> dict:
-    """Greedy held-out metrics; for grounding plus `spread`: how much predicted boxes vary relative to
-    the truth (for another task: :func:`question_probe`).
-
-    spread = mean over the 4 coordinates of std(predicted) / std(ground truth), on valid answers;
-    a model that writes one constant box for every image has spread 0.
-
-    Example:
-        >>> model, processor = build_tiny_vlm()
-        >>> result = probe(model, processor, generate_split("heldout", 2))
-        >>> result["format_valid_rate"], result["spread"]  # an untrained model writes no box
-        (0.0, 0.0)
-    """
-    if task != "grounding":
-        return question_probe(model, processor, rows, get_task(task), reasoning, descriptions)
-    texts = generate_answers(model, processor, rows, reasoning, frame)
-    gt = [r["boxes"] for r in rows]
-    scored = score_answers(texts, rows, frame, accuracy_thresholds=(0.3, 0.5, 0.8))
-    valid, pred, pred_rows = scored.scores.valid, scored.scores.boxes, scored.scores.box_rows
-    result: dict = dict(scored.metrics)
-    spread = 0.0
-    if valid.sum() >= 2:
-        first = np.unique(pred_rows, return_index=True)[1]
-        truth = np.array([gt[i][0] for i in pred_rows[first]], dtype=np.float64)
-        spread = float(np.mean(pred[first].std(axis=0) / np.maximum(truth.std(axis=0), 1e-6)))
-    result["spread"] = spread
-    result["constant_box_mIoU"] = constant_box_miou(gt)
-    result["sample_answers"] = texts[:4]
-    return result
-
-
-def question_probe(model, processor, rows: Sequence[dict], task: Task, reasoning: str = "none",
-                   descriptions: Mapping[str, str] | None = None) -> dict:
-    """Greedy held-out metrics of a question task (``accuracy``, ``valid_rate``, ...) and a few answers.
-
-    Example:
-        >>> from grounding_data.synthetic_questions import question_split
-        >>> model, processor = build_tiny_vlm()
-        >>> question_probe(model, processor, question_split("vqa", "heldout", 2), get_task("vqa"))["valid_rate"]
-        0.0
-    """
-    setup = AnswerSetup(reasoning, descriptions=descriptions)
-    texts = generate_answers(model, processor, rows, prompt=lambda row: task.prompt(row, setup))
-    return {**task.score(texts, rows, setup).metrics, "sample_answers": texts[:4]}
-
-
-def constant_box_miou(boxes: Sequence[Sequence[Sequence[float]]]) -> float:
-    """mIoU of answering the mean ground-truth box for every row: what a model that ignores the image gets.
-
-    Example:
-        >>> constant_box_miou([[[0, 0, 10, 10]], [[0, 0, 10, 10]]])
-        1.0
-    """
-    first = torch.tensor([b[0] for b in boxes], dtype=torch.float64)
-    mean = first.mean(dim=0, keepdim=True).expand_as(first)
-    return float(paired_box_iou(mean, first).mean())
-
-
-def is_stalled(result: dict, config: WarmStartConfig) -> bool:
-    """True when the probe shows a dead model: few well-formed answers, (almost) one constant box for
-    every image, or boxes that do no better than the mean box (they vary but ignore the image); for a
-    question task, few readable answers.
-
-    Example:
-        >>> is_stalled({"format_valid_rate": 1.0, "spread": 0.0, "mIoU": 0.3, "constant_box_mIoU": 0.1},
-        ...            WarmStartConfig())
-        True
-        >>> is_stalled({"valid_rate": 0.2, "accuracy": 0.1}, WarmStartConfig(task="vqa"))
-        True
-    """
-    if config.task != "grounding":
-        return result["valid_rate"] < config.min_valid_rate
-    return (result["format_valid_rate"] < config.min_valid_rate or result["spread"] < config.stall_spread
-            or result["mIoU"] < result["constant_box_mIoU"] + config.min_gain)
-
-
-def probe_score(result: dict, config: WarmStartConfig) -> float:
-    """How good a probe is, to keep the best of stalled attempts: mIoU, or a question task's valid-answer rate.
-
-    Example:
-        >>> probe_score({"valid_rate": 0.4, "accuracy": 0.2}, WarmStartConfig(task="grade"))
-        0.4
-    """
-    return result["mIoU"] if config.task == "grounding" else result["valid_rate"]
-
-
-def probe_summary(result: dict, config: WarmStartConfig) -> str:
-    """The probe in words.
-
-    Example:
-        >>> probe_summary({"accuracy": 0.5, "valid_rate": 0.97, "n": 64}, WarmStartConfig(task="vqa"))
-        'accuracy 0.500, readable answers 97%'
-    """
-    if config.task == "grounding":
-        return (f"mIoU {result['mIoU']:.3f}, A@0.5 {result['A@0.5']:.3f}, well-formed answers "
-                f"{result['format_valid_rate']:.0%}")
-    return f"accuracy {result['accuracy']:.3f}, readable answers {result['valid_rate']:.0%}"
-
-
 def task_stream(task: Task, config: SyntheticConfig, seed: int, batch: int = 32) -> Iterator[dict]:
     """The task's synthetic training rows from :data:`TRAIN_START` on, made ``batch`` at a time.
 
@@ -558,6 +458,7 @@ def _build(target: Path, config: WarmStartConfig, seed: int, progress: bool, kee
         rows, probe_rows = rows[:-count], rows[-count:]
     else:
         probe_rows = get_task(config.task).synthetic_rows("heldout", config.probe_size, config.synthetic, seed)
+    rule = probe_for(config.task)
     attempts = []
     best = None
     start = time.time()
@@ -566,37 +467,32 @@ def _build(target: Path, config: WarmStartConfig, seed: int, progress: bool, kee
         attempt_seed = seed + 1000 * attempt
         if progress:
             data = f" on {len(rows)} of your rows" if rows else ""
-            data += "" if config.task == "grounding" else f" for {config.task} answers"
+            data += f" for {config.task} answers" if isinstance(rule, AnswerProbe) else ""
             start_from = "" if init is None else ", from the grounding warm start"
             what = (f"Warm start of the built-in model{data} (supervised, once: cached for later runs)" if attempt == 0
                     else f"Warm start again, try {attempt + 1} of {config.max_attempts}")
             print(f"{what}: {config.max_steps} steps{start_from}, learning rate {lr:g}, seed {attempt_seed}",
                   flush=True)
         model, processor = train_once(config, attempt_seed, lr, progress, rows=rows, init=init)
-        result = probe(model, processor, probe_rows, config.reasoning, config.frame, config.task,
-                       dict(config.descriptions) or None)
+        result = rule.measure(model, processor, probe_rows, config)
         result.update(attempt=attempt + 1, learning_rate=lr, seed=attempt_seed, seconds=round(time.time() - start, 1))
         attempts.append(result)
         if progress:
-            print(f"  warm-started model on {len(probe_rows)} held-out rows: {probe_summary(result, config)}",
+            print(f"  warm-started model on {len(probe_rows)} held-out rows: {rule.summary(result)}",
                   flush=True)
-        if not is_stalled(result, config):
+        if not rule.stalled(result, config):
             _save(target, model, processor, {**result, "stalled": False, "attempts": attempts,
                                              "config": dataclasses.asdict(config)})
             return target
-        if best is None or probe_score(result, config) > probe_score(best[0], config):
+        if best is None or rule.score(result) > rule.score(best[0]):
             best = (result, model, processor)
         if progress:
-            why = (f"one constant box, malformed answers, or no better than the average box; box spread "
-                   f"{result['spread']:.2f}, 0 = one box for every image" if config.task == "grounding"
-                   else f"fewer than {config.min_valid_rate:.0%} readable answers")
-            print(f"  stalled ({why}): restarting with a new seed and a lower learning rate", flush=True)
+            print(f"  stalled ({rule.stall_reason(result, config)}): restarting with a new seed and a lower learning rate", flush=True)
     if keep_stalled and best is not None:
         result, model, processor = best
         if progress:
-            print(f"Warm start: every attempt stalled; keeping the best one ({probe_summary(result, config)}). "
-                  "GRPO will start from a model that " + ("does not localise yet." if config.task == "grounding"
-                                                          else "rarely writes a readable answer."), flush=True)
+            print(f"Warm start: every attempt stalled; keeping the best one ({rule.summary(result)}). "
+                  f"GRPO will start from a model that {rule.weak_start}", flush=True)
         _save(target, model, processor, {**result, "stalled": True, "attempts": attempts,
                                          "config": dataclasses.asdict(config)})
         return target

@@ -462,7 +462,7 @@ def markdown(table: dict[str, Any]) -> str:
         lines += [f"### Regime `{regime}`", "",
                   "Warm-started model on the held-out rows (each seed once): "
                   + ", ".join(f"{m} {pm(value)}" for m, value in entry["warm_start"].items())
-                  + f". Best fixed threshold (by mean final {paired[0]}): {best}.", "",
+                  + (f". Best fixed threshold (by mean final {paired[0]}): {best}." if best else ". No fixed-threshold arm."), "",
                   "| arm | seeds | " + " | ".join(HEADERS.get(m, m) for m in shown) + " | "
                   + " | ".join(f"{metric} change since the warm start" for metric in paired)
                   + " | zero-variance groups, first steps | "
@@ -473,14 +473,15 @@ def markdown(table: dict[str, Any]) -> str:
                          + "".join(f" | {pm(cells['change_' + metric])}" for metric in paired)
                          + f" | {pm(cells['early_zero_variance_share'])} | "
                          + " | ".join(cells["tau_reached"].values()) + " |")
-        lower = " (mae: lower is better, so a negative difference is a gain)" if "mae" in paired else ""
-        lines += ["", f"Paired differences against {REFERENCE_ARM} and against the best fixed threshold ({best}){lower}:", "",
-                  "| arm | " + " | ".join(f"{metric} vs {reference}" for metric in paired
-                                          for reference in (REFERENCE_ARM, best)) + " |",
-                  "|---" * (1 + 2 * len(paired)) + "|"]
-        for arm, cells in arms.items():
-            lines.append(f"| {arm} | " + " | ".join(paired_cell(cells[f"{label}_{metric}"]) for metric in paired
-                                                     for label in ("vs_reference", "vs_best_fixed")) + " |")
+        if REFERENCE_ARM in arms or best:  # an arm to pair against
+            lower = " (mae: lower is better, so a negative difference is a gain)" if "mae" in paired else ""
+            lines += ["", f"Paired differences against {REFERENCE_ARM} and against the best fixed threshold ({best}){lower}:",
+                      "", "| arm | " + " | ".join(f"{metric} vs {reference}" for metric in paired
+                                                  for reference in (REFERENCE_ARM, best)) + " |",
+                      "|---" * (1 + 2 * len(paired)) + "|"]
+            for arm, cells in arms.items():
+                lines.append(f"| {arm} | " + " | ".join(paired_cell(cells[f"{label}_{metric}"]) for metric in paired
+                                                         for label in ("vs_reference", "vs_best_fixed")) + " |")
         for label, title in (("conditions_held", "at which each condition held"),
                              ("conditions_binding", "at which each condition was the only one to fail (it alone held tau)")):
             held = {arm: cells[label] for arm, cells in arms.items() if label in cells}
@@ -538,7 +539,8 @@ def plot(results: list[dict[str, Any]], arm_order: Sequence[str], path: Path) ->
             axes[row][column].set(title=f"{regime}: held-out {metric} since step 0 (mean ± sd)",
                                   xlabel="GRPO step")
             axes[row][column].axhline(0.0, color="grey", linewidth=0.8)
-        axes[row][0].legend(fontsize=7, loc="upper left")
+        if axes[row][0].get_legend_handles_labels()[0]:  # a task or arms without a threshold draw no tau line
+            axes[row][0].legend(fontsize=7, loc="upper left")
         axes[row][columns[-1][0]].legend(fontsize=7, loc="best")
     figure.tight_layout()
     figure.savefig(path, dpi=110)

@@ -66,6 +66,14 @@ def test_report_pairs_arms_with_fixed_05_and_the_best_fixed_threshold():
     assert "| adaptive | +0.024 [+0.007, +0.041] 5/5+ | +0.004 [" in text
 
 
+def test_a_study_without_fixed_arms_has_no_paired_table():
+    study = load_study_script()
+    table = study.report([run("soft-iou", seed, 0.45) for seed in range(3)], ["soft-iou"])
+    text = study.markdown(table)
+    assert table["easy"]["best_fixed"] is None and "No fixed-threshold arm." in text
+    assert "Paired differences against" not in text and "| soft-iou | 3 |" in text
+
+
 def test_warm_start_spread_counts_each_seed_once():
     study = load_study_script()
     results = [run(arm, seed, 0.5, start_miou=0.4 + 0.1 * seed) for arm in ("a", "b", "c") for seed in range(3)]

@@ -514,8 +514,9 @@ def plot(results: list[dict[str, Any]], arm_order: Sequence[str], path: Path) ->
         paired = study_metrics([r for r in results if regime_of(r) == regime])[1]
         columns = list(enumerate(paired[:2], 1))
         present = [a for a in arm_order if any(r["arm"] == a and regime_of(r) == regime for r in results)]
-        for index, arm in enumerate(present):
+        for arm in present:
             group = [r for r in results if r["arm"] == arm and regime_of(r) == regime]
+            index = arm_order.index(arm)  # one colour per arm in every row
             colour = colours((2 * index) % 20 + (2 * index) // 20 % 2)
             if group[0].get("tau_level_steps") and group[0]["threshold_trajectory"]:  # soft IoU, VQA: no tau line
                 for run in group:

@@ -20,10 +20,10 @@ answer (:mod:`medloc.tasks`). It stops once nearly every answer is readable but 
 accuracy the task allows, so GRPO has room (experiments/results/question_tasks.md).
 
 A tiny model sometimes stalls on one constant box for every image (see the findings file). After
-training, greedy answers on a held-out probe are checked (:mod:`medloc.builtin.warmstart_probe`); a stalled run is restarted with the next
-seed and a lower learning rate, up to ``max_attempts`` times. If every attempt stalls,
-``warm_start`` raises, or (``keep_stalled=True``, what ``medloc train`` uses) keeps the best
-attempt and marks it ``"stalled": true`` so the run's summary says so.
+training, greedy answers on a held-out probe are checked (:mod:`medloc.builtin.warmstart_probe`); a
+stalled run is restarted with the next seed and a lower learning rate, up to ``max_attempts`` times.
+If every attempt stalls, ``warm_start`` raises, or (``keep_stalled=True``, what ``medloc train``
+uses) keeps the best attempt and marks it ``"stalled": true`` so the run's summary says so.
 
 Example (a 2-step warm start; the built-in recipe is :class:`WarmStartConfig`'s defaults):
     >>> import tempfile
@@ -151,8 +151,7 @@ class WarmStartConfig:
             raise ValueError(f"WarmStartConfig.label_margin={self.label_margin} must be in [0, 1]")
         if not 0 < self.lr_backoff <= 1:
             raise ValueError(f"WarmStartConfig.lr_backoff={self.lr_backoff} must be in (0, 1]")
-        boxes = get_task(self.task).uses_frame  # (names the known tasks otherwise)
-        if not boxes and (self.lead_in or self.rows_fingerprint):
+        if not get_task(self.task).uses_frame and (self.lead_in or self.rows_fingerprint):  # (names unknown tasks)
             raise ValueError(f"WarmStartConfig: lead_in and rows are for grounding warm starts, not task={self.task!r}")
         if self.descriptions and not get_task(self.task).uses_descriptions:
             raise ValueError(f"WarmStartConfig: descriptions are for question tasks, not task={self.task!r}")

@@ -55,7 +55,7 @@ from grounding_data.synthetic import SyntheticConfig, difficulty, generate_split
 from grounding_data.synthetic_questions import ROWS_VERSION as QUESTION_ROWS_VERSION
 from medloc.evaluation import row_image
 from medloc.builtin.tiny_model import build_tiny_vlm
-from medloc.builtin.warmstart_probe import AnswerProbe, probe_for
+from medloc.builtin.warmstart_probe import probe_for
 from medloc.tasks import AnswerSetup, Task, get_task
 from medloc.vision_optimizer import vision_scaled_optimizer
 
@@ -466,7 +466,7 @@ def _build(target: Path, config: WarmStartConfig, seed: int, progress: bool, kee
         attempt_seed = seed + 1000 * attempt
         if progress:
             data = f" on {len(rows)} of your rows" if rows else ""
-            data += f" for {config.task} answers" if isinstance(rule, AnswerProbe) else ""
+            data += rule.trains_for
             start_from = "" if init is None else ", from the grounding warm start"
             what = (f"Warm start of the built-in model{data} (supervised, once: cached for later runs)" if attempt == 0
                     else f"Warm start again, try {attempt + 1} of {config.max_attempts}")

@@ -52,6 +52,9 @@ class BoxProbe:
     Stalled: few well-formed answers, (almost) one box for every image, or boxes no better than the mean
     box (they vary but ignore the image).
 
+    Both probes carry two phrases for the warm start's messages: ``trains_for`` (what the first line says
+    it trains for; empty for boxes) and ``weak_start`` (what GRPO starts from when every attempt stalled).
+
     Example:
         >>> from medloc.builtin.warmstart import WarmStartConfig
         >>> BoxProbe().stalled({"format_valid_rate": 1.0, "spread": 0.0, "mIoU": 0.3, "constant_box_mIoU": 0.1},
@@ -60,6 +63,7 @@ class BoxProbe:
     """
 
     weak_start = "does not localise yet."
+    trains_for = ""
 
     def measure(self, model, processor, rows: Sequence[dict], config: WarmStartConfig) -> dict:
         """Greedy held-out metrics of ``model`` on ``rows`` (with ``spread``, ``constant_box_mIoU`` and a few answers)."""
@@ -114,6 +118,7 @@ class AnswerProbe:
 
     def __init__(self, task: Task):
         self.task = task
+        self.trains_for = f" for {task.name} answers"
 
     def measure(self, model, processor, rows: Sequence[dict], config: WarmStartConfig) -> dict:
         """Greedy held-out metrics of ``model`` on ``rows``, with the task's prompt and class descriptions."""

@@ -475,13 +475,18 @@ def markdown(table: dict[str, Any]) -> str:
                          + " | ".join(cells["tau_reached"].values()) + " |")
         if REFERENCE_ARM in arms or best:  # an arm to pair against
             lower = " (mae: lower is better, so a negative difference is a gain)" if "mae" in paired else ""
-            lines += ["", f"Paired differences against {REFERENCE_ARM} and against the best fixed threshold ({best}){lower}:",
+            references = {"vs_reference": REFERENCE_ARM}
+            if best != REFERENCE_ARM:  # the reference is the best fixed threshold: one set of columns
+                references["vs_best_fixed"] = best
+            against = (f"against {REFERENCE_ARM} and against the best fixed threshold ({best})" if len(references) > 1
+                       else f"against {REFERENCE_ARM}, the best fixed threshold")
+            lines += ["", f"Paired differences {against}{lower}:",
                       "", "| arm | " + " | ".join(f"{metric} vs {reference}" for metric in paired
-                                                  for reference in (REFERENCE_ARM, best)) + " |",
-                      "|---" * (1 + 2 * len(paired)) + "|"]
+                                                  for reference in references.values()) + " |",
+                      "|---" * (1 + len(references) * len(paired)) + "|"]
             for arm, cells in arms.items():
                 lines.append(f"| {arm} | " + " | ".join(paired_cell(cells[f"{label}_{metric}"]) for metric in paired
-                                                         for label in ("vs_reference", "vs_best_fixed")) + " |")
+                                                         for label in references) + " |")
         for label, title in (("conditions_held", "at which each condition held"),
                              ("conditions_binding", "at which each condition was the only one to fail (it alone held tau)")):
             held = {arm: cells[label] for arm, cells in arms.items() if label in cells}

@@ -74,6 +74,18 @@ def test_a_study_without_fixed_arms_has_no_paired_table():
     assert "Paired differences against" not in text and "| soft-iou | 3 |" in text
 
 
+def test_a_best_fixed_threshold_of_05_gets_one_set_of_paired_columns():
+    study = load_study_script()
+    results = [run("fixed-0.5", seed, 0.50) for seed in range(3)] + [run("fixed-0.3", seed, 0.45) for seed in range(3)]
+    results += [run("adaptive", seed, 0.52) for seed in range(3)]
+    table = study.report(results, ["fixed-0.5", "fixed-0.3", "adaptive"])
+    text = study.markdown(table)
+    assert table["easy"]["best_fixed"] == "fixed-0.5"
+    assert "Paired differences against fixed-0.5, the best fixed threshold:" in text
+    assert "| arm | mIoU vs fixed-0.5 | A@0.8 vs fixed-0.5 |" in text
+    assert "| adaptive | +0.020 [+0.020, +0.020] 3/3+ | +0.000 [" in text
+
+
 def test_warm_start_spread_counts_each_seed_once():
     study = load_study_script()
     results = [run(arm, seed, 0.5, start_miou=0.4 + 0.1 * seed) for arm in ("a", "b", "c") for seed in range(3)]

@@ -32,6 +32,7 @@ _EXPORTS = {
     "soft_iou_reward": "medloc.rewards",
     "CheckedReward": "medloc.rewards",
     "ResumableGRPOTrainer": "medloc.trainer",
+    "pad_left": "medloc.padding",
     "parse_boxes": "medloc.parsing",
     "get_frame": "grounding_data.frames",
     "GroundingMetrics": "medloc.metrics",

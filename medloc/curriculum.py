@@ -41,6 +41,7 @@ from transformers import TrainerCallback
 from grounding_data.frames import CoordinateFrame, get_frame
 from medloc.checkpoints import load_schedule_state
 from medloc.curriculum_core import STATE_KEY_PREFIX, CurriculumCore
+from medloc.padding import pad_left
 from medloc.scoring import ious_from_columns, threshold_rewards
 from medloc.tensorboard import CurriculumWriter, default_log_dir
 from schedulers import RewardSchedule
@@ -207,8 +208,10 @@ class ThresholdCurriculum(TrainerCallback):
     # TrainerCallback hooks -------------------------------------------------------------
 
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
-        """Bind to the model (train/eval mode), read G, size time-based schedules, restore on resume."""
+        """Bind to the model (train/eval mode), read G, size time-based schedules, restore on resume; make the
+        trainer's processor pad on the left (:func:`medloc.padding.pad_left`, huggingface/trl#5785)."""
         self._model = model
+        pad_left(kwargs.get("processing_class"))
         if self.num_generations is None:
             self.num_generations = getattr(args, "num_generations", None)
         self.fit_to_run(args, state.max_steps)

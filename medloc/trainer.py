@@ -1,4 +1,5 @@
-"""TRL's ``GRPOTrainer`` with the resume fix ``medloc train`` needs (see :mod:`medloc.checkpoints`).
+"""TRL's ``GRPOTrainer`` with the fixes ``medloc train`` needs: resume (see :mod:`medloc.checkpoints`) and
+left padding.
 
 transformers 5.23 resumes Qwen2-VL-family checkpoints without their weights (the saved key names
 are not the model's; huggingface/transformers#43701). This subclass loads them through
@@ -8,6 +9,10 @@ TRL's ``RepeatSampler`` seeds its generator once, so the second epoch's order co
 first; a resume in epoch ``e >= 1`` starts a fresh generator and replays epoch 0's order. This
 subclass reseeds the sampler with ``seed + epoch`` at every epoch (epoch 0 keeps TRL's order), so
 a resumed run reads the rows in the same order as an uninterrupted one.
+
+A processor passed in that pads on the right is set to pad on the left (:func:`medloc.padding.pad_left`):
+with right padding TRL computes the loss of every prompt shorter than the longest of its batch with the
+image tokens in the wrong places (huggingface/trl#5785).
 
 Use it in your own script exactly like ``trl.GRPOTrainer``.
 
@@ -26,6 +31,7 @@ from trl import GRPOTrainer
 from trl.trainer.utils import RepeatSampler
 
 from medloc.checkpoints import load_checkpoint_weights
+from medloc.padding import pad_left
 
 
 class EpochSeededSampler(RepeatSampler):
@@ -46,7 +52,12 @@ class EpochSeededSampler(RepeatSampler):
 
 
 class ResumableGRPOTrainer(GRPOTrainer):
-    """``trl.GRPOTrainer`` that resumes with the checkpoint's weights and the uninterrupted run's data order."""
+    """``trl.GRPOTrainer`` that resumes with the checkpoint's weights and the uninterrupted run's data order,
+    and whose processor pads on the left."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        pad_left(self.processing_class)
 
     def _get_train_sampler(self, dataset: Any = None) -> Sampler:
         sampler = super()._get_train_sampler(dataset)

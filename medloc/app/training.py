@@ -136,7 +136,7 @@ def prepare_run(settings: TrainSettings, progress: bool = True, resume: bool = F
 
     model = AutoModelForImageTextToText.from_pretrained(model_path, dtype="auto")
     optimizer = run_optimizer(model, args, vision_lr_scale(settings))
-    processor = AutoProcessor.from_pretrained(model_path)
+    processor = AutoProcessor.from_pretrained(model_path, padding_side="left")  # for GRPO (medloc.padding)
     setup = AnswerSetup(settings.reasoning, run_frame(settings, model, processor) if task.uses_frame else None,
                         descriptions)
     writer = None

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from mkdocs.structure.files import File, Files
 
-FIGURES = ("compare_schedules.png", "adaptive_variants.png", "schedule_study.png", "grade_study.png")
+FIGURES = ("compare_schedules.png", "adaptive_variants.png", "schedule_study.png", "schedule_study_leftpad.png",
+           "grade_study.png")
 RESULTS = Path(__file__).resolve().parents[2] / "experiments" / "results"
 
 

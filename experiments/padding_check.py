@@ -4,16 +4,20 @@ Eight VQA prompts of three lengths are left-padded into one batch; the model dra
 (temperature 1). Each drawn letter's log-probability is then computed three ways: as generation drew
 it; by one forward over prompt + completion with ``mm_token_type_ids`` padded on the left (what
 ``medloc.pad_left`` gives TRL); and with ``mm_token_type_ids`` padded on the right (what TRL 1.16 builds
-from a right-padding processor). Prints a Markdown table (``--out`` writes it too).
+from a right-padding processor). Then, per data source, the prompt lengths (image tokens included) and
+the share of prompts a batch of 4 (``medloc train``'s default prompts a step) scores with misplaced image
+marks: those shorter than the longest prompt of their batch. Prints Markdown tables (``--out`` writes them
+too); ``--grounding-jsonl`` adds a converted dataset (e.g. Kvasir-SEG) as a source.
 
 Usage (``--model``: a model answering the built-in VQA questions, e.g. the question warm start a
 ``medloc train --task vqa`` run names in its summary)::
 
     python experiments/padding_check.py --model ~/.cache/medloc/warmstart/<folder> --out experiments/results/padding_check.md
 
-Example (the table's header):
-    >>> HEADER.split("|")[1].strip()
-    'prompt tokens'
+Example (two lengths, 3 of 4 prompts short; a short prompt meets a long one in a batch of 4 with
+probability 1 - 0.75**3, so 0.75 * (1 - 0.75**3) of the prompts are misplaced):
+    >>> round(misplaced_share([10, 10, 10, 12], batch=4), 3)
+    0.434
 """
 
 from __future__ import annotations
@@ -23,10 +27,15 @@ from pathlib import Path
 
 import torch
 
+import collections
+import json
+from collections.abc import Sequence
+
 from grounding_data.synthetic import difficulty
 from medloc.evaluation import row_image
 from medloc.tasks import AnswerSetup, get_task
 
+LENGTH_HEADER = "| source | prompt tokens (share of prompts) | prompts with misplaced image marks, batches of 4 |"
 HEADER = "| prompt tokens | answer | log p at generation | loss, image marks padded left | loss, padded right |"
 
 
@@ -71,16 +80,61 @@ def letter_logps(folder: Path, rows: int = 8) -> list[tuple[int, str, float, flo
             for i in range(rows)]
 
 
+def misplaced_share(lengths: Sequence[int], batch: int = 4) -> float:
+    """Expected share of prompts shorter than the longest of their batch, the ``batch - 1`` others drawn at
+    random from ``lengths``."""
+    counts = collections.Counter(lengths)
+    total = len(lengths)
+    at_most = 0
+    share = 0.0
+    for length in sorted(counts):
+        at_most += counts[length]
+        share += counts[length] / total * (1 - (at_most / total) ** (batch - 1))
+    return share
+
+
+def prompt_lengths(processor, task_name: str, rows: Sequence[dict]) -> list[int]:
+    """Token count of each row's prompt (chat template, image tokens expanded), as ``medloc train`` asks it."""
+    task = get_task(task_name)
+    setup = AnswerSetup(frame="grid-100" if task.uses_frame else None)
+    return [len(processor(text=[processor.apply_chat_template(task.prompt(row, setup), add_generation_prompt=True,
+                                                            tokenize=False)],
+                          images=[row_image(row)], return_tensors="pt")["input_ids"][0]) for row in rows]
+
+
+def length_lines(folder: Path, grounding_jsonl: Path | None, rows: int = 256) -> list[str]:
+    """One table row per source: the built-in grounding, grade and VQA rows, and ``grounding_jsonl``'s first rows."""
+    from transformers import AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(folder)
+    sources = [(f"built-in {name} (`easy`)", name, get_task(name).synthetic_rows("train", rows, difficulty("easy"), 0))
+               for name in ("grounding", "grade", "vqa")]
+    if grounding_jsonl:
+        with grounding_jsonl.open() as lines:
+            data = [json.loads(line) for line, _ in zip(lines, range(rows))]
+        sources.append((f"`{grounding_jsonl.name}`", "grounding", data))
+    lines = [LENGTH_HEADER, "|---|---|---|"]
+    for label, task_name, data in sources:
+        lengths = prompt_lengths(processor, task_name, data)
+        counts = sorted(collections.Counter(lengths).items())
+        spread = ", ".join(f"{length} ({count / len(lengths):.0%})" for length, count in counts)
+        lines.append(f"| {label}, {len(lengths)} rows | {spread} | {misplaced_share(lengths):.0%} |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, required=True, help="a model folder that answers the VQA questions")
-    parser.add_argument("--out", type=Path, help="also write the table here")
+    parser.add_argument("--grounding-jsonl", type=Path, help="a converted grounding dataset to count too")
+    parser.add_argument("--out", type=Path, help="also write the tables here")
     options = parser.parse_args()
     rows = letter_logps(options.model)
     lines = ["The log-probability of each drawn answer letter, one batch of 8 VQA prompts (left-padded), model: the "
              f"question warm start `{options.model.name}` (`python experiments/padding_check.py`).", "", HEADER,
              "|---|---|---|---|---|"]
     lines += [f"| {n} | `{answer}` | {g:.3f} | {left:.3f} | {right:.3f} |" for n, answer, g, left, right in rows]
+    lines += ["", "Which prompts TRL scored with misplaced image marks before the fix (a right-padding processor):", "",
+              *length_lines(options.model, options.grounding_jsonl)]
     text = "\n".join(lines) + "\n"
     print(text)
     if options.out:

@@ -4,16 +4,18 @@ descriptions in the prompt; perception first), each over several seeds with pair
 
 Two experiments run here, one record per seed each in ``sibling_claims.jsonl``:
 
-- ``generalization`` (Med-R1): a question warm start, then 200 steps on the ``quadrant`` and
-  ``count`` questions only, by GRPO (``medloc train``) or by supervised fine-tuning on the same rows
-  for the same steps (batch = prompts per GRPO step); every model is then scored on held-out rows of
-  all three kinds, so ``brightness`` is the question type neither run trained on.
+- ``generalization`` (Med-R1): a question warm start, then ``--steps`` steps on the ``quadrant`` and
+  ``count`` questions only, by GRPO (``medloc train``, ``--prompts-per-step`` prompts a step at
+  ``--learning-rate``) or by supervised fine-tuning on the same rows for the same steps (batch = prompts
+  per GRPO step, same learning rate); every model is then scored on held-out rows of all three kinds,
+  so ``brightness`` is the question type neither run trained on.
 - ``perception_first`` (VRFT-Aug): grounding GRPO (200 steps, adaptive curriculum) before the grade
   task's warm start and GRPO, against the same grade warm start and GRPO from the grounding warm start
   alone (same seed, same rows).
 
 The other claims come from the schedule study's files, paired here by seed: think-before and
-think-after against no think (``vqa_study.jsonl``: regimes ``vqa``, ``vqa-before``, ``vqa-after``), the
+think-after against no think (``--vqa-study``, default ``vqa_study.jsonl``, its ``--vqa-regimes``; each
+regime's layout is its ``reasoning`` setting), the
 fuzzy grade reward against the exact one (``fixed-0.8``: only the exact grade meets it) and grade
 descriptions in the prompt against none (``grade_study.jsonl``).
 
@@ -21,8 +23,11 @@ Usage::
 
     python experiments/sibling_claims.py --seeds 0 1 2 3 4          # run what is missing, then report
     python experiments/sibling_claims.py --report                   # tables from the results files only
+    python experiments/sibling_claims.py --experiments generalization --steps 300 --prompts-per-step 16 \
+        --learning-rate 3e-4 --name sibling_claims_batch16 --vqa-study vqa_batch16.jsonl \
+        --vqa-regimes vqa16-3e-4 vqa16-after-3e-4                                        # the vqa recipe
 
-The tables go to ``experiments/results/sibling_claims.md``. Every run uses the built-in tiny model
+The tables go to ``experiments/results/<name>.md`` (``--name``, default ``sibling_claims``). Every run uses the built-in tiny model
 on ``easy`` synthetic images; how far that speaks for real models is said in
 ``experiments/results/question_tasks.md``.
 """
@@ -52,6 +57,7 @@ TRAINED_KINDS = ("quadrant", "count")
 HELD_OUT_KIND = next(kind for kind in VQA_KINDS if kind not in TRAINED_KINDS)
 STEPS = 200
 PROMPTS_PER_STEP = 4
+LEARNING_RATE = 1e-4
 HELDOUT_ROWS = 240
 
 
@@ -108,8 +114,10 @@ def grpo(settings: dict[str, Any], output_dir: Path) -> Any:
                         progress=False)
 
 
-def generalization(seed: int, work: Path, cache: Path, steps: int = STEPS) -> dict[str, Any]:
-    """Med-R1's question-type generalisation, GRPO against SFT on the same rows and steps (one seed)."""
+def generalization(seed: int, work: Path, cache: Path, steps: int = STEPS, prompts: int = PROMPTS_PER_STEP,
+                   learning_rate: float = LEARNING_RATE) -> dict[str, Any]:
+    """Med-R1's question-type generalisation, GRPO against SFT on the same rows, steps, batch and learning rate
+    (one seed)."""
     from medloc.app.model_setup import warm_start_config
     from medloc.app.settings import TrainSettings
     from medloc.builtin.warmstart import train_once, warm_start
@@ -118,19 +126,21 @@ def generalization(seed: int, work: Path, cache: Path, steps: int = STEPS) -> di
     start = warm_start(cache, config, seed=seed, progress=False, keep_stalled=True)  # format, on the trained kinds
     heldout = question_split("vqa", "heldout", HELDOUT_ROWS, seed=seed)
     summary = grpo({"task": SeenKindsVqa.name, "model": str(start), "warm_start": False, "vision_lr_scale": 0.0,
-                    "seed": seed, "max_steps": steps, "prompts_per_step": PROMPTS_PER_STEP, "eval_every": 0,
-                    "heldout_rows": 32}, work / "grpo")
-    rows = get_task(SeenKindsVqa.name).synthetic_rows("train", steps * PROMPTS_PER_STEP, None, seed)  # GRPO's rows
-    sft = dataclasses.replace(config, max_steps=steps, batch_size=PROMPTS_PER_STEP, learning_rate=1e-4)
+                    "seed": seed, "max_steps": steps, "prompts_per_step": prompts, "learning_rate": learning_rate,
+                    "eval_every": 0, "heldout_rows": 32}, work / "grpo")
+    rows = get_task(SeenKindsVqa.name).synthetic_rows("train", steps * prompts, None, seed)  # GRPO's rows
+    sft = dataclasses.replace(config, max_steps=steps, batch_size=prompts, learning_rate=learning_rate)
     model, processor = train_once(sft, seed, sft.learning_rate, progress=False, rows=rows, init=start)
     sft_folder = save(model, processor, work / "sft")
     return {"experiment": "generalization", "seed": seed, "trained_kinds": list(TRAINED_KINDS),
-            "held_out_kind": HELD_OUT_KIND, "steps": steps, "heldout_rows": len(heldout),
+            "held_out_kind": HELD_OUT_KIND, "steps": steps, "prompts_per_step": prompts,
+            "learning_rate": learning_rate, "heldout_rows": len(heldout),
             "start": accuracy_by_kind(start, heldout), "grpo": accuracy_by_kind(summary.final_model_dir, heldout),
             "sft": accuracy_by_kind(sft_folder, heldout)}
 
 
-def perception_first(seed: int, work: Path, cache: Path, steps: int = STEPS) -> dict[str, Any]:
+def perception_first(seed: int, work: Path, cache: Path, steps: int = STEPS, prompts: int = PROMPTS_PER_STEP,
+                     learning_rate: float = LEARNING_RATE) -> dict[str, Any]:
     """VRFT-Aug's perception first: grade warm start + GRPO from a grounding-GRPO model or from the grounding
     warm start (one seed)."""
     from medloc.app.model_setup import warm_start_config
@@ -139,6 +149,7 @@ def perception_first(seed: int, work: Path, cache: Path, steps: int = STEPS) -> 
 
     grade = warm_start_config(TrainSettings(task="grade", seed=seed))
     base = warm_start(cache, grade.base, seed=seed, progress=False, keep_stalled=True)
+    del prompts, learning_rate  # the grade and grounding runs keep medloc train's defaults
     grounding = grpo({"seed": seed, "max_steps": steps, "eval_every": 0, "heldout_rows": 64,
                       "cache_dir": str(cache.parent)}, work / "grounding")
     record: dict[str, Any] = {"experiment": "perception_first", "seed": seed, "steps": steps,
@@ -172,7 +183,9 @@ def generalization_table(records: list[dict[str, Any]]) -> list[str]:
         return []
     kinds = ["all", *TRAINED_KINDS, HELD_OUT_KIND]
     lines = [f"### Med-R1: generalisation to an unseen question type ({len(records)} seeds)", "",
-             f"Trained on {', '.join(TRAINED_KINDS)} for {records[0]['steps']} steps; `{HELD_OUT_KIND}` never trained on (chance "
+             f"Trained on {', '.join(TRAINED_KINDS)} for {records[0]['steps']} steps of "
+             f"{records[0].get('prompts_per_step', PROMPTS_PER_STEP)} prompts at learning rate "
+             f"{records[0].get('learning_rate', LEARNING_RATE):g}; `{HELD_OUT_KIND}` never trained on (chance "
              f"0.5; the quadrant and count questions have 4 options). Held-out accuracy, mean ± sd over seeds:", "",
              "| model | " + " | ".join(kinds) + " |", "|---" * (1 + len(kinds)) + "|"]
     for arm, label in (("start", "warm start (format)"), ("grpo", "GRPO"), ("sft", "SFT, same rows and steps")):
@@ -220,25 +233,39 @@ def study_pairs(records: list[dict[str, Any]], a: tuple[str, str], b: tuple[str,
     return [(by_key[(*a, seed)], by_key[(*b, seed)]) for seed in seeds]
 
 
-def study_tables(grade: list[dict[str, Any]], vqa: list[dict[str, Any]]) -> list[str]:
+def vqa_layouts(records: list[dict[str, Any]], regimes: Sequence[str]) -> dict[str, str]:
+    """Prompt layout (``none``, ``before``, ``after``) -> the regime of ``regimes`` that ran it in a study's records.
+
+    Example:
+        >>> vqa_layouts([{"regime": "vqa-after", "regime_settings": {"task": "vqa", "reasoning": "after"}},
+        ...              {"regime": "vqa", "regime_settings": {"task": "vqa"}}], ["vqa", "vqa-after"])
+        {'after': 'vqa-after', 'none': 'vqa'}
+    """
+    return {r["regime_settings"].get("reasoning", "none"): r["regime"] for r in records if r["regime"] in regimes}
+
+
+def study_tables(grade: list[dict[str, Any]], vqa: list[dict[str, Any]], vqa_name: str = "vqa_study.jsonl",
+                 vqa_regimes: Sequence[str] = ("vqa", "vqa-before", "vqa-after")) -> list[str]:
     lines: list[str] = []
     if vqa:
-        regimes = {"vqa": "no think", "vqa-before": "think before", "vqa-after": "think after"}
-        lines += ["### Med-R1: think layouts on VQA (`vqa_study.jsonl`)", "",
-                  "Each layout has its own question warm start, then 200 GRPO steps. Held-out accuracy:", "",
+        labels = {"none": "no think", "before": "think before", "after": "think after"}
+        regimes = vqa_layouts(vqa, vqa_regimes)
+        lines += [f"### Med-R1: think layouts on VQA (`{vqa_name}`)", "",
+                  f"Each layout has its own question warm start, then {vqa[0]['steps']} GRPO steps. Held-out "
+                  "accuracy:", "",
                   "| layout | seeds | warm start | after GRPO | change since the warm start | valid after |",
                   "|---|---|---|---|---|---|"]
-        for regime, label in regimes.items():
-            runs = [r for r in vqa if r["regime"] == regime]
+        for layout, label in labels.items():
+            runs = [r for r in vqa if r["regime"] == regimes.get(layout)]
             if runs:
                 lines.append(f"| {label} | {len(runs)} | {mean_sd([r['start']['accuracy'] for r in runs])} | "
                              f"{mean_sd([r['heldout']['accuracy'] for r in runs])} | "
                              + paired([(r["heldout"]["accuracy"], r["start"]["accuracy"]) for r in runs])
                              + f" | {mean_sd([r['heldout']['valid_rate'] for r in runs])} |")
         lines += ["", "| comparison | final accuracy | change since the warm start |", "|---|---|---|"]
-        for regime in ("vqa-before", "vqa-after"):
-            a, b = (regime, "fixed-0.5"), ("vqa", "fixed-0.5")
-            lines.append(f"| {regimes[regime]} - no think | {paired(study_pairs(vqa, a, b, 'accuracy'))} | "
+        for layout in [layout for layout in ("before", "after") if layout in regimes and "none" in regimes]:
+            a, b = (regimes[layout], "fixed-0.5"), (regimes["none"], "fixed-0.5")
+            lines.append(f"| {labels[layout]} - no think | {paired(study_pairs(vqa, a, b, 'accuracy'))} | "
                          f"{paired(study_pairs(vqa, a, b, 'accuracy', change=True))} |")
         lines.append("")
     if grade:
@@ -262,6 +289,14 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--experiments", nargs="+", choices=list(EXPERIMENTS), default=list(EXPERIMENTS))
     parser.add_argument("--steps", type=int, default=STEPS, help="GRPO (and SFT) steps of every run")
+    parser.add_argument("--prompts-per-step", type=int, default=PROMPTS_PER_STEP,
+                        help="generalization: prompts per GRPO step (and the SFT batch)")
+    parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE,
+                        help="generalization: GRPO's (and SFT's) learning rate")
+    parser.add_argument("--name", default="sibling_claims", help="stem of the runs file and the tables")
+    parser.add_argument("--vqa-study", default="vqa_study.jsonl", help="the schedule study file with the VQA layouts")
+    parser.add_argument("--vqa-regimes", nargs="+", default=["vqa", "vqa-before", "vqa-after"],
+                        help="its regimes compared (one per layout)")
     parser.add_argument("--work-dir", default="experiments/runs/sibling_claims")
     parser.add_argument("--cache-dir", default=None, help="warm-start cache (default: medloc's)")
     parser.add_argument("--results-dir", default=str(RESULTS_DIR))
@@ -274,30 +309,33 @@ def main() -> None:
 
     torch.set_num_threads(1)
     results_dir = Path(args.results_dir)
-    runs_file = results_dir / "sibling_claims.jsonl"
+    runs_file = results_dir / f"{args.name}.jsonl"
     cache = TrainSettings(cache_dir=args.cache_dir).warm_start_cache() / "warmstart"
     records = load_results(runs_file)
-    records = [r for r in records if r["steps"] == args.steps]
+    recipe = (args.steps, args.prompts_per_step, args.learning_rate)
+    records = [r for r in records if (r["steps"], r.get("prompts_per_step", PROMPTS_PER_STEP),
+                                      r.get("learning_rate", LEARNING_RATE)) == recipe]
     done = {(r["experiment"], r["seed"]) for r in records}
     for seed in [] if args.report else args.seeds:
         for name in args.experiments:
             if (name, seed) in done:
                 continue
             started = time.time()
-            record = {**EXPERIMENTS[name](seed, Path(args.work_dir) / name / f"seed{seed}", cache, args.steps),
+            record = {**EXPERIMENTS[name](seed, Path(args.work_dir) / args.name / name / f"seed{seed}", cache, *recipe),
                       "seconds": round(time.time() - started, 1)}
             with runs_file.open("a") as out:
                 out.write(json.dumps(record) + "\n")
             records.append(record)
             print(f"{name} seed {seed}: {record['seconds']:.0f}s", flush=True)
     lines = ["# The sibling systems' claims on the testbed", "",
-             "Built by `experiments/sibling_claims.py` from `sibling_claims.jsonl`, `vqa_study.jsonl` and "
+             f"Built by `experiments/sibling_claims.py` from `{runs_file.name}`, `{args.vqa_study}` and "
              "`grade_study.jsonl`. Paired differences: mean [95% t-interval, df = seeds - 1] and the count of seeds "
              "with a positive difference.", ""]
-    lines += study_tables(load_results(results_dir / "grade_study.jsonl"), load_results(results_dir / "vqa_study.jsonl"))
+    lines += study_tables(load_results(results_dir / "grade_study.jsonl"), load_results(results_dir / args.vqa_study),
+                          args.vqa_study, args.vqa_regimes)
     lines += generalization_table([r for r in records if r["experiment"] == "generalization"])
     lines += perception_table([r for r in records if r["experiment"] == "perception_first"])
-    (results_dir / "sibling_claims.md").write_text("\n".join(lines))
+    (results_dir / f"{args.name}.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
 

@@ -64,6 +64,18 @@ def test_config_file_is_overridden_by_flags(tmp_path):
     settings.validate()
 
 
+def test_builtin_vqa_runs_its_measured_grpo_defaults_unless_given(tmp_path):
+    vqa = TrainSettings.from_sources(flags={"task": "vqa"})
+    assert (vqa.prompts_per_step, vqa.learning_rate, vqa.max_steps) == (16, 3e-4, 300)
+    config = tmp_path / "run.yaml"
+    config.write_text("task: vqa\nlearning_rate: 0.0001\n")
+    given = TrainSettings.from_sources(read_config_file(config), {"max_steps": 20})
+    assert (given.prompts_per_step, given.learning_rate, given.max_steps) == (16, 1e-4, 20)
+    for other in ({"task": "grade"}, {"task": "grounding"}, {"task": "vqa", "model": "Qwen/Qwen2-VL-2B-Instruct"}):
+        settings = TrainSettings.from_sources(flags=other)
+        assert (settings.prompts_per_step, settings.learning_rate, settings.max_steps) == (4, 1e-4, 200), other
+
+
 def test_json_config_and_unknown_keys(tmp_path):
     config = tmp_path / "run.json"
     config.write_text(json.dumps({"schedule": "linear", "max_step": 3}))

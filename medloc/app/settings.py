@@ -25,7 +25,7 @@ import schedulers
 from grounding_data.answer_format import REASONING_LAYOUTS
 from grounding_data.frames import get_frame
 from medloc.priors import read_class_descriptions
-from medloc.builtin import BUILTIN_MODEL, BUILTIN_SCHEDULE_DEFAULTS, is_builtin_model
+from medloc.builtin import BUILTIN_MODEL, BUILTIN_SCHEDULE_DEFAULTS, BUILTIN_TASK_DEFAULTS, is_builtin_model
 
 SYNTHETIC = "synthetic"
 SCHEDULE_FLAGS = {
@@ -109,7 +109,9 @@ class TrainSettings:
         max_steps: GRPO optimizer steps.
         num_generations: completions per prompt (G).
         prompts_per_step: prompts per optimizer step (per device); the batch is this times G.
-        learning_rate, temperature, beta, max_completion_length, seed: GRPO settings.
+        learning_rate, temperature, beta, max_completion_length, seed: GRPO settings. The built-in model
+            runs some tasks with other defaults for ``max_steps``, ``prompts_per_step`` and ``learning_rate``
+            (:data:`medloc.builtin.BUILTIN_TASK_DEFAULTS`, applied by :meth:`from_sources`).
         eval_every: held-out evaluation every N steps (0: only at the end).
         vision_lr_scale: the vision tower's learning rate as a multiple of ``learning_rate``;
             0 freezes it. Default (None): 0 for the built-in model (at GRPO's learning rate its image
@@ -166,7 +168,14 @@ class TrainSettings:
     ) -> TrainSettings:
         """Defaults, overridden by a config mapping, overridden by flags (``None`` = not given).
 
-        Mappings (``schedule_options``, ``data_options``, ``grpo``) are merged key by key.
+        Mappings (``schedule_options``, ``data_options``, ``grpo``) are merged key by key. The built-in
+        model's task defaults (:data:`medloc.builtin.BUILTIN_TASK_DEFAULTS`) fill what neither gives.
+
+        Example:
+            >>> TrainSettings.from_sources(flags={"task": "vqa"}).prompts_per_step
+            16
+            >>> TrainSettings.from_sources(flags={"task": "vqa", "prompts_per_step": 4}).prompts_per_step
+            4
         """
         known = {field.name for field in dataclasses.fields(cls)}
         merged: dict[str, Any] = {}
@@ -186,6 +195,9 @@ class TrainSettings:
                     merged[key] = {**merged.get(key, {}), **value}
                 else:
                     merged[key] = value
+        if is_builtin_model(merged.get("model")):
+            for key, value in BUILTIN_TASK_DEFAULTS.get(merged.get("task", cls.task), {}).items():
+                merged.setdefault(key, value)
         return cls(**merged)
 
     def run_schedule_options(self) -> dict[str, Any]:

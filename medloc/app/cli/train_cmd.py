@@ -34,7 +34,7 @@ from medloc.app.cli import ARGV_KEY
 from medloc.app.key_values import parse_key_values
 from medloc.app.run_files import RUNS_DIR, model_folder
 from medloc.app.settings import SCHEDULE_FLAGS, SettingsError, TrainSettings, read_config_file
-from medloc.builtin import BUILTIN_MODEL, BUILTIN_SCHEDULE_DEFAULTS
+from medloc.builtin import BUILTIN_MODEL, BUILTIN_SCHEDULE_DEFAULTS, BUILTIN_TASK_DEFAULTS
 from medloc.tasks import TASKS, task_names
 from schedulers.increments import INCREMENT_MODES
 
@@ -47,6 +47,18 @@ def default(name: str) -> Any:
         (200, 0.0001)
     """
     return {field.name: field.default for field in dataclasses.fields(TrainSettings)}[name]
+
+
+def task_default_shown(name: str) -> str:
+    """The default of setting ``name`` as ``--help`` shows it, with the built-in model's task defaults.
+
+    Example:
+        >>> task_default_shown("prompts_per_step")
+        '4; built-in model with --task vqa: 16'
+    """
+    tasks = [f"--task {task}: {_shown(values[name])}" for task, values in BUILTIN_TASK_DEFAULTS.items()
+             if name in values]
+    return "; built-in model with ".join([_shown(default(name)), *tasks])
 
 
 def _shown(value: Any) -> str:
@@ -154,10 +166,12 @@ def _option(*names: str, help: str, shown: str | None = None, **kwargs: Any) -> 
 @click.option("--overwrite-output-dir", is_flag=True,
               help="replace the run in --output-dir (removes what a run wrote there: checkpoints, final_model, "
                    "tensorboard, summary, metrics, settings, model card; nothing else) [default: off]")
-@_option("--max-steps", type=int, help="GRPO steps (optimizer steps)")
+@_option("--max-steps", type=int, shown=task_default_shown("max_steps"), help="GRPO steps (optimizer steps)")
 @_option("--num-generations", type=int, help="completions per prompt (G, the GRPO group)")
-@_option("--prompts-per-step", type=int, help="prompts per step and device (the batch is this times G)")
-@_option("--learning-rate", type=float, help="GRPO learning rate (AdamW, 10% warmup for the built-in model)")
+@_option("--prompts-per-step", type=int, shown=task_default_shown("prompts_per_step"),
+         help="prompts per step and device (the batch is this times G)")
+@_option("--learning-rate", type=float, shown=task_default_shown("learning_rate"),
+         help="GRPO learning rate (AdamW, 10% warmup for the built-in model)")
 @_option("--temperature", type=float, help="sampling temperature of the completions")
 @_option("--beta", type=float, help="KL coefficient (0: no reference model)")
 @_option("--max-completion-length", type=int, help="tokens per completion at most")

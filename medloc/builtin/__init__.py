@@ -23,6 +23,7 @@ The adaptive rule's margin is measured on sampled completions, which on the tiny
 greedy answer: at the paper's Delta = 0.10 tau stopped at 0.45 in 6 of 7 seeds measured, at 0.05 it
 rose twice in every seed and trained as well (``experiments/results/warmstart_findings.md``, section 7).
 """
+
 BUILTIN_TASK_DEFAULTS: dict[str, dict[str, float | int]] = {
     "vqa": {"prompts_per_step": 16, "learning_rate": 3e-4, "max_steps": 300},
 }

@@ -139,8 +139,7 @@ def generalization(seed: int, work: Path, cache: Path, steps: int = STEPS, promp
             "sft": accuracy_by_kind(sft_folder, heldout)}
 
 
-def perception_first(seed: int, work: Path, cache: Path, steps: int = STEPS, prompts: int = PROMPTS_PER_STEP,
-                     learning_rate: float = LEARNING_RATE) -> dict[str, Any]:
+def perception_first(seed: int, work: Path, cache: Path, steps: int = STEPS) -> dict[str, Any]:
     """VRFT-Aug's perception first: grade warm start + GRPO from a grounding-GRPO model or from the grounding
     warm start (one seed)."""
     from medloc.app.model_setup import warm_start_config
@@ -149,7 +148,6 @@ def perception_first(seed: int, work: Path, cache: Path, steps: int = STEPS, pro
 
     grade = warm_start_config(TrainSettings(task="grade", seed=seed))
     base = warm_start(cache, grade.base, seed=seed, progress=False, keep_stalled=True)
-    del prompts, learning_rate  # the grade and grounding runs keep medloc train's defaults
     grounding = grpo({"seed": seed, "max_steps": steps, "eval_every": 0, "heldout_rows": 64,
                       "cache_dir": str(cache.parent)}, work / "grounding")
     record: dict[str, Any] = {"experiment": "perception_first", "seed": seed, "steps": steps,
@@ -312,16 +310,18 @@ def main() -> None:
     runs_file = results_dir / f"{args.name}.jsonl"
     cache = TrainSettings(cache_dir=args.cache_dir).warm_start_cache() / "warmstart"
     records = load_results(runs_file)
-    recipe = (args.steps, args.prompts_per_step, args.learning_rate)
-    records = [r for r in records if (r["steps"], r.get("prompts_per_step", PROMPTS_PER_STEP),
-                                      r.get("learning_rate", LEARNING_RATE)) == recipe]
+    recipe = {"prompts": args.prompts_per_step, "learning_rate": args.learning_rate}  # generalization's GRPO and SFT
+    records = [r for r in records if r["steps"] == args.steps and (r["experiment"] != "generalization" or (
+        r.get("prompts_per_step", PROMPTS_PER_STEP), r.get("learning_rate", LEARNING_RATE)) == tuple(recipe.values()))]
     done = {(r["experiment"], r["seed"]) for r in records}
     for seed in [] if args.report else args.seeds:
         for name in args.experiments:
             if (name, seed) in done:
                 continue
             started = time.time()
-            record = {**EXPERIMENTS[name](seed, Path(args.work_dir) / args.name / name / f"seed{seed}", cache, *recipe),
+            options = recipe if name == "generalization" else {}
+            record = {**EXPERIMENTS[name](seed, Path(args.work_dir) / args.name / name / f"seed{seed}", cache,
+                                          args.steps, **options),
                       "seconds": round(time.time() - started, 1)}
             with runs_file.open("a") as out:
                 out.write(json.dumps(record) + "\n")

@@ -23,13 +23,12 @@ probability 1 - 0.75**3, so 0.75 * (1 - 0.75**3) of the prompts are misplaced):
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-import torch
-
 import collections
 import json
 from collections.abc import Sequence
+from pathlib import Path
+
+import torch
 
 from grounding_data.synthetic import difficulty
 from medloc.evaluation import row_image

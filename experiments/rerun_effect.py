@@ -46,6 +46,19 @@ def by_run(records: Sequence[dict[str, Any]], rename: dict[str, str] | None = No
             for record in records}
 
 
+def regime_pair(text: str) -> tuple[str, str]:
+    """One ``--regime-map`` item, ``BEFORE=AFTER``.
+
+    Example:
+        >>> regime_pair("vqa=vqa16-3e-4")
+        ('vqa', 'vqa16-3e-4')
+    """
+    before, separator, after = text.partition("=")
+    if not (separator and before and after):
+        raise argparse.ArgumentTypeError(f"expected BEFORE=AFTER, got {text!r}")
+    return before, after
+
+
 def effect_lines(before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]],
                  metrics: Sequence[str], rename: dict[str, str] | None = None) -> list[str]:
     """The Markdown table: one row per (regime, arm, metric) with runs in both files (``rename``: a regime of
@@ -71,10 +84,10 @@ def main() -> None:
     parser.add_argument("after", type=Path)
     parser.add_argument("--metrics", nargs="+", default=["mIoU", "A@0.8", "accuracy"])
     parser.add_argument("--out", type=Path, help="also write the table here")
-    parser.add_argument("--regime-map", nargs="*", default=[], metavar="BEFORE=AFTER",
+    parser.add_argument("--regime-map", nargs="*", type=regime_pair, default=[], metavar="BEFORE=AFTER",
                         help="pair a regime of the first file with a differently named one of the second")
     options = parser.parse_args()
-    rename = dict(pair.split("=", 1) for pair in options.regime_map)
+    rename = dict(options.regime_map)
     mapped = "".join(f", `{a}` paired with `{b}`" for a, b in rename.items())
     lines = [f"Same runs before (`{options.before.name}`) and after (`{options.after.name}`{mapped}), paired by regime, arm "
              "and seed (same warm start): final held-out metrics, mean +- sd over seeds, and after - before, mean "
